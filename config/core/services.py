@@ -1,0 +1,191 @@
+"""Writes to the job record. Every state change is a conditional UPDATE that only moves forward."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from .errors import BrokerUnavailable
+from .models import Job
+
+logger = logging.getLogger(__name__)
+State = Job.State
+
+
+def job_create(
+    *,
+    owner: AbstractBaseUser | None,
+    kind: str,
+    task_name: str,
+    args: list | tuple = (),
+    kwargs: dict[str, Any] | None = None,
+    defer_if_broker_down: bool = False,
+) -> Job:
+    """Write a QUEUED job and send its task once the surrounding transaction commits.
+
+    Call inside ``transaction.atomic()`` beside the business row: a rolled-back row never runs.
+    If the broker refuses the message, :class:`BrokerUnavailable` leaves the outermost atomic block
+    (the rows are committed by then; BrokerUnavailableMiddleware answers 503), unless
+    ``defer_if_broker_down`` (for side jobs such as emails, whose request must still succeed). Either
+    way the job stays QUEUED and :func:`job_redispatch` sends it when the broker is back.
+    """
+    job = Job.objects.create(
+        task_id=str(uuid4()),
+        owner=owner,
+        kind=kind,
+        task_name=task_name,
+        args=list(args),
+        kwargs=kwargs or {},
+    )
+    transaction.on_commit(lambda: _send_quietly(job) if defer_if_broker_down else job_send(job=job))
+    return job
+
+
+def job_send(*, job: Job) -> None:
+    """Hand a job's task to the broker with the job's own task id."""
+    from config.celery_app import app
+
+    try:
+        app.send_task(
+            job.task_name,
+            args=job.args,
+            kwargs=job.kwargs,
+            task_id=job.task_id,
+        )
+    except (KombuOperationalError, OSError) as exc:
+        logger.warning("broker refused job %s (%s): %s", job.pk, job.task_name, exc)
+        raise BrokerUnavailable([job.pk]) from exc
+    Job.objects.filter(pk=job.pk, sent_at__isnull=True).update(sent_at=timezone.now())
+
+
+def job_redispatch(*, older_than_seconds: int | None = None, limit: int = 500) -> int:
+    """Send jobs that were written but never reached the broker. Returns how many were sent."""
+    if older_than_seconds is None:
+        older_than_seconds = settings.BACKROOM_REDISPATCH_AFTER
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = Job.objects.filter(state=State.QUEUED, sent_at__isnull=True, created_at__lte=cutoff)
+    sent = 0
+    for job in stuck.order_by("created_at")[:limit]:
+        try:
+            job_send(job=job)
+        except BrokerUnavailable:
+            break
+        sent += 1
+    if sent:
+        logger.info("re-dispatched %d job(s) that never reached the broker", sent)
+    return sent
+
+
+class StartDecision:
+    RUN = "run"
+    SKIP = "skip"  # already final: a late duplicate delivery
+    GIVE_UP = "give_up"  # its process died too many times
+
+
+def job_start(*, task_id: str, task_name: str) -> tuple[str, Job]:
+    """Record that an execution begins; decide whether it should run at all.
+
+    An execution that finds its job still STARTED or PROGRESS follows one whose process died
+    without reporting back: that is counted, so a task that kills its worker every time ends.
+    A job that has no row (a beat-sent periodic task) gets one here, so it shows in the admin.
+    """
+    now = timezone.now()
+    job = Job.objects.filter(task_id=task_id).first()
+    if job is None:
+        job, _ = Job.objects.get_or_create(
+            task_id=task_id,
+            defaults={"kind": task_name, "task_name": task_name, "owner": None, "sent_at": now},
+        )
+    if job.is_final:
+        return StartDecision.SKIP, job
+    interrupted = job.interrupted + (1 if job.state in (State.STARTED, State.PROGRESS) else 0)
+    if interrupted >= settings.BACKROOM_JOB_MAX_ATTEMPTS:
+        Job.objects.filter(pk=job.pk).update(interrupted=interrupted)
+        job.interrupted = interrupted
+        return StartDecision.GIVE_UP, job
+    updated = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES).update(
+        state=State.STARTED,
+        attempts=job.attempts + 1,
+        interrupted=interrupted,
+        started_at=job.started_at or now,
+        sent_at=job.sent_at or now,
+    )
+    if not updated:
+        return StartDecision.SKIP, job
+    job.state, job.attempts, job.interrupted = State.STARTED, job.attempts + 1, interrupted
+    return StartDecision.RUN, job
+
+
+def job_progress(*, task_id: str, current: int, total: int) -> None:
+    Job.objects.filter(task_id=task_id, state__in=(State.STARTED, State.PROGRESS)).update(
+        state=State.PROGRESS,
+        progress_current=min(current, total),
+        progress_total=total,
+        updated_at=timezone.now(),
+    )
+
+
+def job_retrying(*, task_id: str, error: str) -> bool:
+    return bool(
+        Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES).update(
+            state=State.RETRY, error=error, updated_at=timezone.now()
+        )
+    )
+
+
+def job_finish(*, task_id: str, state: str, result: Any = None, error: str = "") -> bool | None:
+    """Move a job to SUCCESS or FAILURE. False if it was final already; None if there is no row."""
+    now = timezone.now()
+    values: dict[str, Any] = {"state": state, "finished_at": now, "updated_at": now}
+    if state == State.SUCCESS:
+        values.update(result=result, error="")
+        # A finished job shows a full bar even if the task never reported progress.
+        job = Job.objects.filter(task_id=task_id).values("progress_total").first()
+        if job and job["progress_total"]:
+            values["progress_current"] = job["progress_total"]
+    else:
+        values.update(error=error[:500])
+    moved = Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES).update(**values)
+    if moved:
+        return True
+    return False if Job.objects.filter(task_id=task_id).exists() else None
+
+
+def jobs_retry(*, jobs: list[Job]) -> int:
+    """Re-run failed jobs under fresh task ids (admin action). Returns how many were re-queued."""
+    count = 0
+    for job in jobs:
+        if job.state != State.FAILURE:
+            continue
+        with transaction.atomic():
+            Job.objects.filter(pk=job.pk).update(
+                task_id=str(uuid4()),
+                state=State.QUEUED,
+                error="",
+                result=None,
+                progress_current=None,
+                progress_total=None,
+                interrupted=0,
+                sent_at=None,
+                started_at=None,
+                finished_at=None,
+            )
+            job.refresh_from_db()
+            transaction.on_commit(lambda job=job: _send_quietly(job))
+        count += 1
+    return count
+
+
+def _send_quietly(job: Job) -> None:
+    try:
+        job_send(job=job)
+    except BrokerUnavailable:
+        pass  # stays QUEUED; the re-dispatcher sends it

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import health as health_checks
+from . import selectors, services_accounts
+from .forms import SignUpForm
+from .middleware import wants_json
+from .models import Job
+
+TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# How soon a client should ask again; None once the job is final (stop polling).
+POLL_AFTER_MS = {
+    Job.State.QUEUED: 1000,
+    Job.State.STARTED: 500,
+    Job.State.PROGRESS: 500,
+    Job.State.RETRY: 2000,
+}
+
+
+def job_status_payload(row: dict) -> dict:
+    total = row["progress_total"]
+    progress = None
+    if total:
+        current = row["progress_current"] or 0
+        progress = {"current": current, "total": total, "percent": round(100 * current / total, 1)}
+    return {
+        "task_id": row["task_id"],
+        "state": row["state"],
+        "progress": progress,
+        "result": row["result"] if row["state"] == Job.State.SUCCESS else None,
+        "error": row["error"] or None,
+        "poll_after_ms": POLL_AFTER_MS.get(row["state"]),
+    }
+
+
+@require_GET
+@never_cache
+def task_status(request, task_id: str):
+    if not TASK_ID.match(task_id):
+        raise Http404
+    row = selectors.job_status_for_user(user=request.user, task_id=task_id)
+    if row is None:
+        raise Http404
+    return JsonResponse(job_status_payload(row))
+
+
+@login_not_required
+@require_GET
+@never_cache
+def healthz(request):
+    parts = health_checks.health()
+    down = [name for name, part in parts.items() if part["status"] != "ok"]
+    body = {"status": "ok" if not down else "down", "down": down, **parts}
+    return JsonResponse(body, status=503 if down else 200)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("/")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services_accounts.user_sign_up(
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.username}! Your account is ready.")
+        return redirect("/")
+    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def home(request):
+    return redirect("media_app:gallery")
+
+
+def _error(request, status: int, message: str):
+    if wants_json(request) or request.path.startswith("/tasks/"):
+        return JsonResponse({"error": message}, status=status)
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
+
+
+def bad_request(request, exception=None):
+    return _error(request, 400, "That request could not be understood.")
+
+
+def permission_denied(request, exception=None):
+    return _error(request, 403, "You are not allowed to do that.")
+
+
+def page_not_found(request, exception=None):
+    return _error(request, 404, "We could not find that page.")
+
+
+def server_error(request):
+    return _error(request, 500, "Something went wrong on our side. We have logged it.")
+
+
+def csrf_failure(request, reason=""):
+    return _error(request, 403, "Your form expired or came from another site. Reload the page and try again.")

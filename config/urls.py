@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from config.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("accounts/signup/", core_views.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("tasks/<str:task_id>/", core_views.task_status, name="task_status"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("media/", include("media_app.urls")),
+    path("reports/", include("reports.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("ops/", include("config.ops.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "config.core.views.bad_request"
+handler403 = "config.core.views.permission_denied"
+handler404 = "config.core.views.page_not_found"
+handler500 = "config.core.views.server_error"

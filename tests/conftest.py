@@ -1,0 +1,110 @@
+"""Fixtures shared by the whole suite: real Redis (from `make test`), a real worker, a real SMTP
+server, and users. Flow tests use ``pytest.mark.django_db(transaction=True)`` so the worker, which
+has its own connection, sees what the test wrote."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.harness import SMTPRecorder, WorkerProcess, wait_for_job
+
+TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+
+
+def pytest_configure(config):
+    if not os.environ.get("CELERY_BROKER_URL"):
+        raise pytest.UsageError(
+            "Run the suite with `make test` (or `python -m tests`): it provides a real Redis. "
+            "Or set CELERY_BROKER_URL."
+        )
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    assert TESTDATA.is_dir(), f"test data not found at {TESTDATA}"
+    return TESTDATA
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    from config.core.devredis import free_port
+
+    recorder = SMTPRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    yield recorder
+    controller.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    smtp_server.reset()
+    yield smtp_server
+    smtp_server.reset()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, smtp_server):
+    """One real worker subprocess consuming every queue, for the whole session."""
+    with django_db_blocker.unblock():
+        worker = WorkerProcess(concurrency=2).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _media_root():
+    yield
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+
+
+@pytest.fixture
+def wait_job():
+    return wait_for_job
+
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str | None = None, **extra):
+        username = username or f"user{next(_seq)}"
+        extra.setdefault("email", f"{username}@example.com")
+        return django_user_model.objects.create_user(username=username, password="pw-123456!", **extra)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def other_user(make_user):
+    return make_user("mallory")
+
+
+@pytest.fixture
+def owner_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def other_client(django_user_model, other_user):
+    from django.test import Client
+
+    c = Client()
+    c.force_login(other_user)
+    return c

@@ -1,0 +1,214 @@
+"""Real components for tests: a Celery worker subprocess, an SMTP server, job waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_QUEUES = "media,reports,notifications,default"
+
+
+def test_database_url() -> str:
+    """The URL of the test database pytest-django created, for processes outside this one."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=test_database_url(),
+        BACKROOM_TEST_RUN=settings.BACKROOM_TEST_RUN,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        REDIS_URL=settings.REDIS_URL,
+        EMAIL_HOST=settings.EMAIL_HOST,
+        EMAIL_PORT=str(settings.EMAIL_PORT),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class WorkerProcess:
+    """`celery -A config worker` in a subprocess of its own, killed by its own pid."""
+
+    def __init__(
+        self,
+        *,
+        queues: str = ALL_QUEUES,
+        concurrency: int = 2,
+        name: str | None = None,
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.name = name or f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        self.log_path = log_path or (settings.VAR_DIR / f"worker-{self.name.split('@')[0]}.log")
+        self.args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queues,
+            "-n",
+            self.name,
+            "-P",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "-E",
+            "--loglevel",
+            "INFO",
+            *(extra_args or []),
+        ]
+        self.env = child_env(**(env or {}))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> WorkerProcess:
+        self._log = open(self.log_path, "ab")
+        self._log_start = self._log.tell()
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Ready when the worker logs "<name> ready." (a ping would go through our own broker,
+        which may not be the worker's)."""
+        marker = f"{self.name} ready.".encode()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early ({self.proc.returncode}); see {self.log_path}")
+            if marker in self.log_path.read_bytes()[self._log_start :]:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"worker not ready after {timeout}s; see {self.log_path}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def child_pids(self) -> list[int]:
+        import psutil
+
+        return [c.pid for c in psutil.Process(self.pid).children(recursive=True)]
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait()
+        finally:
+            self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: main process and pool children, as an OOM killer would."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self._log.close()
+
+
+def wait_for_job(task_id: str, timeout: float = 60, states=("SUCCESS", "FAILURE")):
+    """Poll the job row until it reaches one of ``states``; return it."""
+    from config.core.models import Job
+
+    deadline = time.monotonic() + timeout
+    job = None
+    while time.monotonic() < deadline:
+        job = Job.objects.filter(task_id=task_id).first()
+        if job is not None and job.state in states:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {task_id} did not reach {states} in {timeout}s: {job and job.state}")
+
+
+class SMTPRecorder:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 whose replies a test can script.
+
+    ``script`` holds replies for the next DATA commands, e.g. ["421 Try later", "421 Try later"];
+    "silent" makes the server hang (a timeout); RCPT addresses in ``refuse`` get 550.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.script: list[str] = []
+        self.refuse: set[str] = set()
+        self.attempts = 0
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.messages.clear()
+            self.script.clear()
+            self.refuse.clear()
+            self.attempts = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            self.attempts += 1
+            reply = self.script.pop(0) if self.script else None
+        if reply == "silent":
+            await asyncio.sleep(30)
+            return "451 Too slow"
+        if reply:
+            return reply
+        from email import message_from_bytes, policy
+
+        with self._lock:
+            self.messages.append(
+                {
+                    "from": envelope.mail_from,
+                    "to": list(envelope.rcpt_tos),
+                    "message": message_from_bytes(envelope.content, policy=policy.default),
+                    "raw": envelope.content,
+                }
+            )
+        return "250 Message accepted"
+
+    def wait_for(self, count: int, timeout: float = 30) -> list:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.1)
+        raise AssertionError(f"expected {count} email(s), got {len(self.messages)}")
