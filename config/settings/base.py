@@ -71,6 +71,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.core.context_processors.site",
+                "notifications.context_processors.unread",
             ],
         },
     },
@@ -261,3 +262,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 CSRF_FAILURE_VIEW = "config.core.views.csrf_failure"
+
+# --- media_app ----------------------------------------------------------------------------------
+MEDIA_MAX_UPLOAD_BYTES = env.int("MEDIA_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+# Decompression-bomb guard: images claiming more pixels are refused before decoding.
+MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=50_000_000)
+MEDIA_JPEG_QUALITY = env.int("MEDIA_JPEG_QUALITY", default=82)
+MEDIA_WEBP_QUALITY = env.int("MEDIA_WEBP_QUALITY", default=80)
+
+# --- reports ------------------------------------------------------------------------------------
+REPORTS_LINK_MAX_AGE = env.int("REPORTS_LINK_MAX_AGE", default=24 * 3600)
+REPORTS_MAX_ACTIVE_PER_USER = env.int("REPORTS_MAX_ACTIVE_PER_USER", default=3)
+
+# --- notifications ------------------------------------------------------------------------------
+
+# --- ops (cleanup, statistics, schedules) -------------------------------------------------------
