@@ -24,6 +24,8 @@ class Command(BaseCommand):
         env.setdefault("PORT", "8000")
         env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
         env["PYTHONUNBUFFERED"] = "1"
+        # The Procfile names bare `gunicorn` and `celery`: find the ones in this virtualenv first.
+        env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
         redis_proc = None
         if not os.environ.get("CELERY_BROKER_URL"):
             redis_proc, url = devredis.start_private_redis(data_dir=settings.VAR_DIR / "redis")
