@@ -1,15 +1,14 @@
-from django.http import HttpResponse, JsonResponse
 from django.urls import path
+
+from . import views
 
 app_name = "notifications"
 
-
-def placeholder(request):  # replaced by issue 5
-    return HttpResponse("Notifications: not built yet.")
-
-
 urlpatterns = [
-    path("", placeholder, name="index"),
-    path("unread-count/", lambda r: JsonResponse({"unread": 0}), name="unread_count"),
-    path("preferences/", placeholder, name="preferences"),
+    path("", views.index, name="index"),
+    path("unread-count/", views.unread_count, name="unread_count"),
+    path("read-all/", views.mark_all_read, name="mark_all_read"),
+    path("<int:pk>/read/", views.mark_read, name="mark_read"),
+    path("preferences/", views.preferences, name="preferences"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]

@@ -275,5 +275,8 @@ REPORTS_LINK_MAX_AGE = env.int("REPORTS_LINK_MAX_AGE", default=24 * 3600)
 REPORTS_MAX_ACTIVE_PER_USER = env.int("REPORTS_MAX_ACTIVE_PER_USER", default=3)
 
 # --- notifications ------------------------------------------------------------------------------
+# First retry of an email after a temporary SMTP failure (421, timeout, refused connection) comes
+# after about this many seconds, then doubling with jitter; 5 retries at most.
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=20.0)
 
 # --- ops (cleanup, statistics, schedules) -------------------------------------------------------

@@ -35,3 +35,5 @@ BACKROOM_REDISPATCH_AFTER = 0
 BACKROOM_TEST_RUN = _run
 # Tasks that only the test worker knows (no-op, sleep, crash): see tests/tasks.py.
 CELERY_IMPORTS = ["tests.tasks"]
+# notifications (issue 5): email retry backoff in fractions of a second, so SMTP retry tests are quick.
+NOTIFICATIONS_RETRY_BASE_SECONDS = 0.2
