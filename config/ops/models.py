@@ -8,6 +8,8 @@ class DailyStatistics(models.Model):
     uploads = models.PositiveIntegerField(default=0)
     bytes_in = models.BigIntegerField(default=0)
     bytes_out = models.BigIntegerField(default=0)
+    # Input minus output of the images that were processed (a failed upload saves nothing).
+    bytes_saved = models.BigIntegerField(default=0)
     saving_percent = models.FloatField(default=0.0)
     processing_p50_ms = models.PositiveIntegerField(null=True, blank=True)
     processing_p95_ms = models.PositiveIntegerField(null=True, blank=True)

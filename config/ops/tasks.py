@@ -1,9 +1,58 @@
+"""Periodic jobs. Their schedules and keyword arguments live in the admin (django-celery-beat);
+the defaults here are what a schedule with empty kwargs gets."""
+
 from celery import shared_task
 
 from config.core import services as job_services
+from config.core.errors import TransientError
+
+from . import services
+from .periodic import run_periodic
+
+PERIODIC = {
+    "bind": True,
+    "autoretry_for": (TransientError,),
+    "max_retries": 5,
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+}
 
 
-@shared_task(name="ops.redispatch")
-def redispatch(older_than_seconds: int | None = None, limit: int = 500) -> dict:
+@shared_task(name="ops.cleanup", **PERIODIC)
+def cleanup(
+    self,
+    export_grace_hours: float = 0,
+    orphan_grace_hours: float = 24,
+    result_retention_days: float = 30,
+    batch_size: int = 1000,
+    stuck_after_seconds: int | None = None,
+    prefixes: list[str] | None = None,
+) -> dict:
+    """Expired exports, orphaned files, old task results, jobs that stopped responding."""
+    return run_periodic(
+        self,
+        services.cleanup_run,
+        export_grace_hours=export_grace_hours,
+        orphan_grace_hours=orphan_grace_hours,
+        result_retention_days=result_retention_days,
+        batch_size=batch_size,
+        stuck_after_seconds=stuck_after_seconds,
+        prefixes=prefixes or services.DEFAULT_PREFIXES,
+    )
+
+
+@shared_task(name="ops.statistics", **PERIODIC)
+def statistics(self, days_back: int = 1) -> dict:
+    """Recompute the daily statistics of today and the days_back days before."""
+    return run_periodic(self, services.statistics_run, days_back=days_back)
+
+
+@shared_task(name="ops.redispatch", **PERIODIC)
+def redispatch(self, older_than_seconds: int | None = None, limit: int = 500) -> dict:
     """Send jobs stuck in QUEUED because the broker was down when they were written."""
+    return run_periodic(self, _redispatch, older_than_seconds=older_than_seconds, limit=limit)
+
+
+def _redispatch(*, older_than_seconds: int | None, limit: int) -> dict:
     return {"sent": job_services.job_redispatch(older_than_seconds=older_than_seconds, limit=limit)}

@@ -1,0 +1,42 @@
+"""What every periodic job does around its service call: no second run of a period, no pile-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from . import locks
+from .beat import SLOT_HEADER
+
+logger = logging.getLogger(__name__)
+
+# A slot is claimed for two days: far longer than any gap between a run and its duplicate.
+SLOT_TTL = 2 * 24 * 3600
+# The lock outlives the task's hard time limit by this much, so a killed run frees it soon after.
+LOCK_MARGIN = 60
+
+SKIPPED_DUPLICATE = "already ran for this period"
+SKIPPED_RUNNING = "already running"
+
+
+def run_periodic(task, func: Callable[..., Any], /, **kwargs) -> Any:
+    """Run ``func(**kwargs)`` for ``task`` unless this period already ran or a run is in progress.
+
+    Only a message from beat carries a slot; "run now" in the admin and manual sends have none, so
+    they always run (still never two at once).
+    """
+    request = task.request
+    token = request.id or "local"
+    slot = getattr(request, SLOT_HEADER, None)
+    # A retry carries its first attempt's headers: the slot is its own already.
+    if slot and not request.retries:
+        if not locks.claim_once(f"ops:slot:{slot}", token=token, ttl=SLOT_TTL):
+            logger.info("%s: slot %s already ran; skipped", task.name, slot)
+            return {"skipped": SKIPPED_DUPLICATE}
+    timeout = int(task.time_limit or task.app.conf.task_time_limit or 3600) + LOCK_MARGIN
+    with locks.hold(f"ops:running:{task.name}", token=token, timeout=timeout) as acquired:
+        if not acquired:
+            logger.info("%s: a previous run is still going; skipped", task.name)
+            return {"skipped": SKIPPED_RUNNING}
+        return func(**kwargs)

@@ -1,0 +1,84 @@
+"""Reads for the operations dashboard: the last days' statistics and the system's state now."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from config.core.health import BEAT_HEARTBEAT_KEY, BEAT_STALE_AFTER
+
+from . import locks
+from .beat import LEASE_KEY
+from .models import DailyStatistics
+
+logger = logging.getLogger(__name__)
+
+
+def daily_series(*, end: date, days: int = 30) -> list[tuple[date, DailyStatistics | None]]:
+    """One entry per day up to ``end`` (oldest first); a day never computed is None."""
+    start = end - timedelta(days=days - 1)
+    rows = {s.day: s for s in DailyStatistics.objects.filter(day__gte=start, day__lte=end)}
+    return [(start + timedelta(days=n), rows.get(start + timedelta(days=n))) for n in range(days)]
+
+
+def queue_names() -> list[str]:
+    names = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values() if "queue" in route}
+    names.add(settings.CELERY_TASK_DEFAULT_QUEUE)
+    return sorted(names)
+
+
+def queue_lengths() -> dict[str, int | None]:
+    """Messages waiting in each queue now; None for a queue the broker would not tell about."""
+    from config.celery_app import app
+
+    lengths: dict[str, int | None] = dict.fromkeys(queue_names())
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=1)
+            for name in lengths:
+                lengths[name] = _queue_length(conn, name)
+    except Exception as exc:  # broker down: the page still renders, saying so
+        logger.warning("queue lengths unavailable: %s", exc)
+    return lengths
+
+
+def _queue_length(conn, name: str) -> int | None:
+    if conn.transport.driver_type == "redis":
+        # One list per priority step; kombu's own count adds them up.
+        return int(conn.default_channel._size(name))
+    channel = conn.channel()  # AMQP: a passive declare of a missing queue closes its channel
+    try:
+        return int(channel.queue_declare(queue=name, passive=True).message_count)
+    except Exception:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            channel.close()
+
+
+def workers_online(timeout: float = 1.0) -> list[str]:
+    from config.celery_app import app
+
+    try:
+        replies = app.control.ping(timeout=timeout) or []
+    except Exception as exc:
+        logger.warning("worker ping failed: %s", exc)
+        return []
+    return sorted(name for reply in replies for name in reply)
+
+
+def beat_status() -> dict[str, Any]:
+    try:
+        last = cache.get(BEAT_HEARTBEAT_KEY)
+        leader = locks.holder(LEASE_KEY)
+    except Exception as exc:
+        logger.warning("beat status unavailable: %s", exc)
+        return {"last_tick_age": None, "leader": None, "ok": False}
+    age = None if last is None else max(0, int(time.time() - float(last)))
+    return {"last_tick_age": age, "leader": leader, "ok": age is not None and age <= BEAT_STALE_AFTER}
