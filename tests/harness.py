@@ -160,6 +160,7 @@ class SMTPRecorder:
 
     ``script`` holds replies for the next DATA commands, e.g. ["421 Try later", "421 Try later"];
     "silent" makes the server hang (a timeout); RCPT addresses in ``refuse`` get 550.
+    "delay 2" answers after 2 s and accepts (an email in flight). ``rcpts`` logs every RCPT address.
     """
 
     def __init__(self) -> None:
@@ -167,6 +168,7 @@ class SMTPRecorder:
         self.script: list[str] = []
         self.refuse: set[str] = set()
         self.attempts = 0
+        self.rcpts: list[str] = []
         self._lock = threading.Lock()
 
     def reset(self) -> None:
@@ -175,8 +177,11 @@ class SMTPRecorder:
             self.script.clear()
             self.refuse.clear()
             self.attempts = 0
+            self.rcpts.clear()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self._lock:
+            self.rcpts.append(address)
         if address in self.refuse:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
@@ -189,6 +194,9 @@ class SMTPRecorder:
         if reply == "silent":
             await asyncio.sleep(30)
             return "451 Too slow"
+        if reply and reply.startswith("delay "):
+            await asyncio.sleep(float(reply.split()[1]))
+            reply = None
         if reply:
             return reply
         from email import message_from_bytes, policy
@@ -212,3 +220,44 @@ class SMTPRecorder:
                     return list(self.messages)
             time.sleep(0.1)
         raise AssertionError(f"expected {count} email(s), got {len(self.messages)}")
+
+
+# --- Reliability suite (tests/reliability) ------------------------------------------------------
+
+
+class publishing_to:  # a context manager, named like one
+    """Make this process publish to another broker URL for the duration of a ``with`` block.
+
+    Changing ``app.conf.broker_url`` does nothing while CELERY_BROKER_URL is in the environment
+    (Celery reads the variable first), so this sets ``broker_write_url`` and swaps the connection
+    and producer pools, restoring the session's pools afterwards. Only publishing moves; control
+    commands (``app.control``) and result reads are unaffected.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self):
+        from config.celery_app import app
+
+        self._saved = (app.conf.get("broker_write_url"), app._pool, app.amqp._producer_pool)
+        app.conf.broker_write_url = self.url
+        app._pool = None
+        app.amqp._producer_pool = None
+        return self
+
+    def __exit__(self, *exc_info):
+        from config.celery_app import app
+
+        pool, producers = app._pool, app.amqp._producer_pool
+        write_url, app._pool, app.amqp._producer_pool = self._saved
+        app.conf.broker_write_url = write_url
+        # kombu keeps pools in a registry keyed by URL: close their connections but keep the pools
+        # usable, since a broker restarted on the same URL gets the same pools back.
+        for p in (producers, pool):
+            if p is not None:
+                try:
+                    p.force_close_all(close_pool=False)
+                except Exception:  # the private broker may be gone already
+                    pass
+        return False
