@@ -1,7 +1,6 @@
 """The pure email builder and the SMTP error classifier: no database, no network."""
 
 import smtplib
-import socket
 
 import pytest
 
@@ -89,7 +88,7 @@ def test_unusable_address_is_refused(address):
         (smtplib.SMTPDataError(421, b"Try later"), True),
         (smtplib.SMTPSenderRefused(451, b"Local error", "n@b.example"), True),
         (smtplib.SMTPServerDisconnected("Connection unexpectedly closed: timed out"), True),
-        (socket.timeout("timed out"), True),
+        (TimeoutError("timed out"), True),
         (ConnectionRefusedError(111, "Connection refused"), True),
         (smtplib.SMTPDataError(550, b"Rejected"), False),
         (smtplib.SMTPAuthenticationError(535, b"Bad credentials"), False),
