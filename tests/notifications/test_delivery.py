@@ -200,3 +200,23 @@ def test_same_key_notifies_once(celery_worker, smtp, user, wait_job):
     assert Notification.objects.filter(recipient=user).count() == 1
     settled(wait_job, first)
     assert len(smtp.wait_for(1)) == 1
+
+
+def test_sign_up_succeeds_with_the_broker_down_and_the_email_follows(celery_worker, smtp, client, wait_job):
+    from config.core import devredis
+    from config.core.services import job_redispatch
+    from tests.harness import publishing_to
+
+    form = {"username": "offline", "email": "offline@example.com"}
+    form.update(password1="Sturdy-pass-91", password2="Sturdy-pass-91")
+    with publishing_to(f"redis://127.0.0.1:{devredis.free_port()}/0"):
+        response = client.post("/accounts/signup/", form)
+    assert response.status_code == 302
+    notification = Notification.objects.get(recipient__username="offline")
+    assert notification.email_state == EmailState.QUEUED
+    assert notification.job.state == "QUEUED" and notification.job.sent_at is None
+    # The broker is back: the re-dispatcher sends it (ops runs this every minute).
+    assert job_redispatch(older_than_seconds=0) >= 1
+    job, notification = settled(wait_job, notification)
+    assert job.state == "SUCCESS" and notification.email_state == EmailState.SENT
+    assert smtp.wait_for(1)[0]["to"] == ["offline@example.com"]
