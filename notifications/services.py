@@ -77,7 +77,7 @@ def notify(
                     kind=kind,
                     title=emails.header_safe(title) or Kind(kind).label,
                     body=body or "",
-                    link=link or "",
+                    link=_safe_link(link),
                     key=key,
                     email_state=state,
                 )
@@ -119,6 +119,12 @@ def _queue_email(notification: Notification) -> None:
     )
     Notification.objects.filter(pk=notification.pk).update(job=job)
     notification.job = job
+
+
+def _safe_link(link: str | None) -> str:
+    """A path on this site or an http(s) URL; anything else (javascript:, data:) is dropped."""
+    link = (link or "").strip()
+    return link if link.startswith(("/", "https://", "http://")) and not link.startswith("//") else ""
 
 
 def _has_address(user: AbstractBaseUser) -> bool:

@@ -204,3 +204,11 @@ def test_admin_filters_by_kind_read_state_and_email_state(admin_client, user):
         response = admin_client.get(base + query)
         assert response.status_code == 200
         assert sorted(o.pk for o in response.context["cl"].result_list) == expected
+    page = admin_client.get(f"{base}{unread_failed.pk}/change/").content.decode()
+    assert "550 no" in page
+
+
+def test_only_site_paths_and_web_links_are_kept(user):
+    kept = services.notify(user=user, kind="general", title="a", link="/reports/1/", email=False)
+    dropped = services.notify(user=user, kind="general", title="b", link="javascript:alert(1)", email=False)
+    assert kept.link == "/reports/1/" and dropped.link == ""
