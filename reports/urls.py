@@ -1,11 +1,11 @@
-from django.http import HttpResponse
 from django.urls import path
 
+from . import views
+
 app_name = "reports"
-
-
-def placeholder(request):  # replaced by issue 4
-    return HttpResponse("Reports: not built yet.")
-
-
-urlpatterns = [path("", placeholder, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("exports/", views.export_create, name="export_create"),
+    path("exports/<int:export_id>/", views.export_status, name="export_status"),
+    path("exports/<int:export_id>/download/<str:token>/", views.export_download, name="download"),
+]

@@ -1,0 +1,293 @@
+"""Every write of the reports app: asking for an export, building it, its download links."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.files import File
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, TransientError
+from config.core.services import job_create
+
+from . import excel, selectors
+from .models import Export
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "reports.build_export"
+JOB_KIND = "reports.export"
+# Signatures made for export downloads are worthless anywhere else, and the reverse.
+DOWNLOAD_SALT = "reports.export.download"
+MESSAGE_LIMIT = (
+    "You already have {n} exports being prepared. Please wait until one of them is ready, then ask again."
+)
+MESSAGE_TOO_MANY_ROWS = (
+    "This report has {rows:,} rows, more than an Excel sheet can hold ({limit:,}). "
+    "Please choose a shorter date range."
+)
+MESSAGE_STORAGE = "We could not save the export file. Please try again later."
+
+
+class ExportLimitReached(Exception):
+    """The owner has as many exports queued or running as allowed. The message is for them."""
+
+    def __init__(self, limit: int) -> None:
+        self.message = MESSAGE_LIMIT.format(n=limit)
+        super().__init__(self.message)
+
+
+# --- asking for an export -------------------------------------------------------------------------
+
+
+def export_request(
+    *,
+    user: AbstractBaseUser,
+    kind: str,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> Export:
+    """Write the export and its job; the task is sent once this commits.
+
+    Raises :class:`ExportLimitReached` when the user already has REPORTS_MAX_ACTIVE_PER_USER
+    exports queued or running. The count and the insert happen under a lock on the user's row
+    (on SQLite the write lock taken at BEGIN), so two requests at once cannot both pass.
+    """
+    limit = settings.REPORTS_MAX_ACTIVE_PER_USER
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        if selectors.exports_active_count(user=user) >= limit:
+            raise ExportLimitReached(limit)
+        export = Export.objects.create(owner=user, kind=kind, date_from=date_from, date_to=date_to)
+        export.job = job_create(owner=user, kind=JOB_KIND, task_name=TASK_NAME, args=[export.pk])
+        export.save(update_fields=["job"])
+    return export
+
+
+# --- building it (on the reports worker) ----------------------------------------------------------
+
+
+def export_build(
+    *,
+    export_id: int,
+    on_progress: Callable[[int, int], None] | None = None,
+    final_attempt: bool = False,
+) -> dict[str, Any]:
+    """Write the export's workbook to a temporary file, then store it under the export's name.
+
+    Safe to run twice: a finished export is left alone, and a re-run replaces the stored file
+    (the name is fixed per export). On failure nothing stays in storage and the export ends
+    FAILURE with a sentence for its owner. A storage or database hiccup raises TransientError for
+    a retry (the export stays STARTED), unless ``final_attempt``: then it fails like the rest.
+    """
+    with transaction.atomic():
+        export = Export.objects.select_for_update().filter(pk=export_id).first()
+        if export is None:
+            return {"export_id": export_id, "state": "MISSING"}
+        if export.state not in Export.ACTIVE_STATES:
+            return _summary(export)
+        Export.objects.filter(pk=export.pk).update(state=Export.State.STARTED)
+        export.state = Export.State.STARTED
+
+    report, total, rows = selectors.export_source(export)
+    if on_progress is not None:
+        on_progress(0, total)
+    name = export.storage_name
+    storage = export.file.storage
+    fd, tmp_path = tempfile.mkstemp(prefix=f"backroom-export-{export.pk}-", suffix=".xlsx")
+    try:
+        with os.fdopen(fd, "w+b") as tmp:
+            count = excel.write_workbook(
+                tmp,
+                title=report.title,
+                columns=report.columns,
+                rows=rows,
+                tz=timezone.get_current_timezone(),
+                total=total,
+                on_progress=(lambda n: on_progress(n, max(total, n))) if on_progress else None,
+            )
+            size = tmp.tell()
+            tmp.seek(0)
+            try:
+                # A file left by an earlier attempt is replaced, never kept beside this one.
+                storage.delete(name)
+                saved = storage.save(name, File(tmp, name=os.path.basename(name)))
+            except OSError as exc:
+                _storage_delete_quietly(storage, name)
+                raise TransientError(f"storage: {exc}") from exc
+    except excel.TooManyRows as exc:
+        message = MESSAGE_TOO_MANY_ROWS.format(rows=exc.rows, limit=excel.MAX_DATA_ROWS)
+        _fail(export, message)
+        raise HumanError(message) from exc
+    except HumanError as exc:
+        _fail(export, exc.message)
+        raise
+    except SoftTimeLimitExceeded:
+        _fail(export, MESSAGE_TIMEOUT)
+        raise
+    except (TransientError, DatabaseError) as exc:
+        # Storage or a locked/restarting database: worth another attempt, unless this was the last.
+        if final_attempt:
+            message = MESSAGE_STORAGE if isinstance(exc, TransientError) else MESSAGE_GENERIC
+            logger.warning("export %s failed on its last attempt: %s", export.pk, exc)
+            _fail(export, message)
+            raise HumanError(message) from exc
+        if isinstance(exc, DatabaseError):
+            raise TransientError(f"database: {exc}") from exc
+        raise
+    except Exception:
+        logger.exception("export %s failed", export.pk)
+        _fail(export, MESSAGE_GENERIC)
+        raise
+    finally:
+        _unlink_quietly(tmp_path)
+
+    return _finish(export, saved_name=saved, rows=count, size=size)
+
+
+def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[str, Any]:
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Export.objects.filter(pk=export.pk, state__in=Export.ACTIVE_STATES).update(
+            state=Export.State.SUCCESS,
+            file=saved_name,
+            rows=rows,
+            bytes=size,
+            error="",
+            finished_at=now,
+            expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
+        )
+        if moved:
+            transaction.on_commit(lambda: _notify_ready(export.pk))
+    export.refresh_from_db()
+    return _summary(export)
+
+
+def _fail(export: Export, message: str) -> None:
+    """End the export FAILURE and make sure no file of it stays in storage."""
+    _storage_delete_quietly(export.file.storage, export.storage_name)
+    now = timezone.now()
+    Export.objects.filter(pk=export.pk, state__in=Export.ACTIVE_STATES).update(
+        state=Export.State.FAILURE,
+        file="",
+        error=message[:500],
+        finished_at=now,
+        # The row is history only; the cleanup job removes it with the successful ones.
+        expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
+    )
+
+
+def _summary(export: Export) -> dict[str, Any]:
+    return {"export_id": export.pk, "state": export.state, "rows": export.rows, "bytes": export.bytes}
+
+
+def _notify_ready(export_id: int) -> None:
+    """Tell the owner, with the link. A failed notification never undoes a finished export."""
+    try:
+        from notifications import services as notifications
+
+        export = Export.objects.select_related("owner").get(pk=export_id)
+        notifications.notify(
+            user=export.owner,
+            kind="export_ready",
+            title=f"Your {export.get_kind_display().lower()} export is ready",
+            body=(
+                f"{export.rows:,} rows, {_human_bytes(export.bytes)}. The download link works for "
+                f"{_human_duration(settings.REPORTS_LINK_MAX_AGE)}, for you only."
+            ),
+            link=settings.SITE_URL + export_download_url(export=export),
+            key=f"export:{export.pk}",
+        )
+    except Exception:
+        logger.exception("could not notify the owner of export %s", export_id)
+
+
+def _storage_delete_quietly(storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except Exception as exc:
+        # Left without a row: the cleanup job's orphan sweep removes it later.
+        logger.warning("could not delete %s: %s", name, exc)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+def _human_duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return "1 hour" if hours == 1 else f"{hours} hours"
+    minutes = max(1, seconds // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+# --- download links -------------------------------------------------------------------------------
+
+
+def _signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=DOWNLOAD_SALT)
+
+
+def export_download_token(*, export: Export) -> str:
+    return _signer().sign_object({"e": export.pk, "u": export.owner_id})
+
+
+def export_download_url(*, export: Export) -> str:
+    """A site-relative signed link, good for REPORTS_LINK_MAX_AGE seconds, for the owner only."""
+    return reverse("reports:download", args=[export.pk, export_download_token(export=export)])
+
+
+class LinkExpired(Exception):
+    pass
+
+
+class LinkInvalid(Exception):
+    pass
+
+
+def export_download_verify(*, export: Export, token: str) -> None:
+    """Check a download token against the export it claims to open.
+
+    Raises :class:`LinkExpired` past REPORTS_LINK_MAX_AGE, :class:`LinkInvalid` when it was
+    altered or made for another export or owner.
+    """
+    try:
+        payload = _signer().unsign_object(token, max_age=settings.REPORTS_LINK_MAX_AGE)
+    except signing.SignatureExpired:
+        raise LinkExpired from None
+    except (signing.BadSignature, ValueError, UnicodeDecodeError):
+        raise LinkInvalid from None
+    if not isinstance(payload, dict) or payload.get("e") != export.pk or payload.get("u") != export.owner_id:
+        raise LinkInvalid
+
+
+def export_mark_downloaded(*, export: Export) -> None:
+    Export.objects.filter(pk=export.pk).update(
+        downloads=F("downloads") + 1, last_downloaded_at=timezone.now()
+    )

@@ -1,0 +1,48 @@
+// Live progress for the exports on /reports/: poll each active job through window.backroomPoll,
+// then, once it is final, fetch the export itself for its download link or its error.
+(function () {
+  function text(el, value) { if (el) el.textContent = value; }
+
+  function showExport(item, body) {
+    const state = item.querySelector("[data-role=state]");
+    text(state, body.state);
+    if (state) state.className = "state state-" + body.state;
+    const bar = item.querySelector("[data-role=progress]");
+    if (bar) bar.remove();
+    const error = item.querySelector("[data-role=error]");
+    if (error) { error.textContent = body.error || ""; error.hidden = !body.error; }
+    if (body.state === "SUCCESS") {
+      text(item.querySelector("[data-role=size]"), " · " + body.rows + " rows");
+    }
+    const actions = item.querySelector("[data-role=actions]");
+    if (actions && body.download_url) {
+      actions.textContent = "";
+      const a = document.createElement("a");
+      a.className = "button";
+      a.href = body.download_url;
+      a.setAttribute("download", "");
+      a.textContent = "Download";
+      actions.appendChild(a);
+    }
+    if (window.backroomRefreshBadge) window.backroomRefreshBadge();
+  }
+
+  async function fetchExport(item) {
+    try {
+      const r = await fetch(item.dataset.exportUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (r.ok) showExport(item, await r.json());
+    } catch (e) { /* the next page load shows it */ }
+  }
+
+  document.querySelectorAll(".export[data-task-url]").forEach(function (item) {
+    if (!window.backroomPoll) return;
+    window.backroomPoll(item.dataset.taskUrl, function (job) {
+      const state = item.querySelector("[data-role=state]");
+      text(state, job.state);
+      if (state) state.className = "state state-" + job.state;
+      const bar = item.querySelector("[data-role=progress]");
+      if (bar && job.progress) { bar.value = job.progress.percent; bar.textContent = job.progress.percent + "%"; }
+      if (job.poll_after_ms === null) fetchExport(item);
+    });
+  });
+})();

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from config.core.middleware import wants_html
+
+from . import selectors, services
+from .excel import XLSX_CONTENT_TYPE
+from .forms import ExportRequestForm
+from .models import Export
+
+MESSAGE_QUEUED = "Your {kind} export is being prepared. It appears below with a download button when ready."
+MESSAGE_LINK_EXPIRED = (
+    "This download link has expired. Links work for {duration}; open your reports page for a fresh "
+    "one while the export is kept."
+)
+MESSAGE_LINK_INVALID = (
+    "This download link is not valid: it may have been cut short or altered. Open your reports "
+    "page and use the download button there."
+)
+MESSAGE_FILE_EXPIRED = "This export has expired and its file was removed. You can ask for a new one."
+MESSAGE_NOT_READY = "This export has no file to download."
+
+
+# --- page -----------------------------------------------------------------------------------------
+
+
+@require_GET
+@never_cache
+def index(request):
+    return _render_index(request, ExportRequestForm(user=request.user))
+
+
+def _render_index(request, form: ExportRequestForm, status: int = 200):
+    rows = [_row(export) for export in selectors.exports_for_user(user=request.user)]
+    context = {"form": form, "exports": rows, "any_active": any(r["active"] for r in rows)}
+    return render(request, "reports/index.html", context, status=status)
+
+
+def _row(export: Export) -> dict:
+    job = export.job
+    percent = None
+    if job is not None and job.progress_total:
+        percent = round(100 * (job.progress_current or 0) / job.progress_total, 1)
+    payload = export_payload(export)
+    return {
+        "export": export,
+        "state": payload["state"],
+        "error": payload["error"],
+        "active": export.is_active,
+        "percent": percent,
+        "download_url": payload["download_url"],
+        "task_status_url": reverse("task_status", args=[job.task_id]) if job is not None else "",
+    }
+
+
+# --- JSON and form endpoints ----------------------------------------------------------------------
+
+
+@require_POST
+def export_create(request):
+    """POST kind (+ date_from, date_to). JSON clients get 202/400/429; browsers a page."""
+    form = ExportRequestForm(request.POST, user=request.user)
+    as_json = not wants_html(request)
+    if not form.is_valid():
+        if as_json:
+            errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+            return JsonResponse({"errors": errors}, status=400)
+        return _render_index(request, form, status=400)
+    try:
+        export = services.export_request(
+            user=request.user,
+            kind=form.cleaned_data["kind"],
+            date_from=form.cleaned_data["date_from"],
+            date_to=form.cleaned_data["date_to"],
+        )
+    except services.ExportLimitReached as exc:
+        if as_json:
+            return JsonResponse({"error": exc.message}, status=429)
+        messages.error(request, exc.message)
+        return _render_index(request, form, status=429)
+    if as_json:
+        task_id = export.job.task_id
+        return JsonResponse(
+            {
+                "export_id": export.pk,
+                "task_id": task_id,
+                "status_url": reverse("task_status", args=[task_id]),
+            },
+            status=202,
+        )
+    messages.success(request, MESSAGE_QUEUED.format(kind=export.get_kind_display().lower()))
+    return redirect("reports:index")
+
+
+@require_GET
+@never_cache
+def export_status(request, export_id: int):
+    export = selectors.export_for_user(user=request.user, export_id=export_id)
+    if export is None:
+        raise Http404
+    return JsonResponse(export_payload(export))
+
+
+def export_payload(export: Export) -> dict:
+    state = export.status
+    expired = export.expires_at is not None and export.expires_at <= timezone.now()
+    if state == Export.State.SUCCESS and expired:
+        state = Export.State.EXPIRED
+    ready = state == Export.State.SUCCESS and bool(export.file)
+    return {
+        "id": export.pk,
+        "kind": export.kind,
+        "state": state,
+        "rows": export.rows,
+        "bytes": export.bytes,
+        "download_url": services.export_download_url(export=export) if ready else None,
+        "expires_at": export.expires_at.isoformat() if ready else None,
+        "error": export.status_error or None,
+    }
+
+
+# --- download -------------------------------------------------------------------------------------
+
+
+@require_GET
+def export_download(request, export_id: int, token: str):
+    """The signed link. Someone else's export is a 404 even with a valid link."""
+    export = selectors.export_for_user(user=request.user, export_id=export_id)
+    if export is None:
+        raise Http404
+    try:
+        services.export_download_verify(export=export, token=token)
+    except services.LinkExpired:
+        hours = settings.REPORTS_LINK_MAX_AGE / 3600
+        duration = f"{hours:g} hours" if hours != 1 else "1 hour"
+        return _refused(request, 410, "Link expired", MESSAGE_LINK_EXPIRED.format(duration=duration))
+    except services.LinkInvalid:
+        return _refused(request, 403, "Link not valid", MESSAGE_LINK_INVALID)
+    payload = export_payload(export)
+    if payload["state"] == Export.State.EXPIRED:
+        return _refused(request, 410, "Export expired", MESSAGE_FILE_EXPIRED)
+    if payload["download_url"] is None:
+        raise Http404(MESSAGE_NOT_READY)
+    response = _file_response(export)
+    services.export_mark_downloaded(export=export)
+    return response
+
+
+def _refused(request, status: int, title: str, message: str):
+    if not wants_html(request):
+        return JsonResponse({"error": message}, status=status)
+    context = {"status": status, "title": title, "message": message}
+    return render(request, "reports/link_refused.html", context, status=status)
+
+
+def _file_response(export: Export) -> HttpResponse:
+    """FileResponse by default; X-Accel-Redirect (nginx) or X-Sendfile (apache) by setting."""
+    name = export.file.name
+    filename = export.download_filename
+    server = settings.PRIVATE_FILES_SERVER
+    if server == "nginx":
+        response = HttpResponse(content_type=XLSX_CONTENT_TYPE)
+        response["X-Accel-Redirect"] = settings.PRIVATE_FILES_INTERNAL_URL.rstrip("/") + "/" + quote(name)
+    elif server == "apache":
+        response = HttpResponse(content_type=XLSX_CONTENT_TYPE)
+        response["X-Sendfile"] = export.file.storage.path(name)
+    else:
+        try:
+            fh = export.file.storage.open(name, "rb")
+        except FileNotFoundError:
+            raise Http404(MESSAGE_NOT_READY) from None
+        response = FileResponse(fh, content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    # The owner's data: no shared cache may keep it.
+    response["Cache-Control"] = "private, no-store"
+    return response
