@@ -271,8 +271,13 @@ MEDIA_JPEG_QUALITY = env.int("MEDIA_JPEG_QUALITY", default=82)
 MEDIA_WEBP_QUALITY = env.int("MEDIA_WEBP_QUALITY", default=80)
 
 # --- reports ------------------------------------------------------------------------------------
+# Download links (and the files behind them) last this many seconds.
 REPORTS_LINK_MAX_AGE = env.int("REPORTS_LINK_MAX_AGE", default=24 * 3600)
+# Exports one user may have queued or running; the next request is answered 429.
 REPORTS_MAX_ACTIVE_PER_USER = env.int("REPORTS_MAX_ACTIVE_PER_USER", default=3)
+# The export task's own limits: long enough for a million rows, well below the visibility timeout.
+REPORTS_TASK_SOFT_TIME_LIMIT = env.int("REPORTS_TASK_SOFT_TIME_LIMIT", default=1500)
+REPORTS_TASK_TIME_LIMIT = env.int("REPORTS_TASK_TIME_LIMIT", default=1800)
 
 # --- notifications ------------------------------------------------------------------------------
 # First retry of an email after a temporary SMTP failure (421, timeout, refused connection) comes
