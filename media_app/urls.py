@@ -1,14 +1,14 @@
-from django.http import HttpResponse
 from django.urls import path
+
+from . import views
 
 app_name = "media_app"
 
-
-def placeholder(request):  # replaced by issue 3
-    return HttpResponse("Photos: not built yet.")
-
-
 urlpatterns = [
-    path("", placeholder, name="gallery"),
-    path("upload/", placeholder, name="upload"),
+    path("", views.gallery, name="gallery"),
+    path("upload/", views.upload, name="upload"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/delete/", views.delete, name="delete"),
+    path("<int:pk>/original", views.original, name="original"),
+    path("<int:pk>/<slug:name>.<slug:ext>", views.rendition, name="rendition"),
 ]

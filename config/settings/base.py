@@ -269,6 +269,10 @@ MEDIA_MAX_UPLOAD_BYTES = env.int("MEDIA_MAX_UPLOAD_BYTES", default=25 * 1024 * 1
 MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=50_000_000)
 MEDIA_JPEG_QUALITY = env.int("MEDIA_JPEG_QUALITY", default=82)
 MEDIA_WEBP_QUALITY = env.int("MEDIA_WEBP_QUALITY", default=80)
+# libwebp effort 0-6: 4 is its default; 6 takes ~1.7x the time for ~5% smaller files.
+MEDIA_WEBP_METHOD = env.int("MEDIA_WEBP_METHOD", default=4)
+# Longest side of each rendition in pixels; never upscaled.
+MEDIA_RENDITION_SIZES = {"large": 2048, "medium": 1024, "thumb": 256}
 
 # --- reports ------------------------------------------------------------------------------------
 # Download links (and the files behind them) last this many seconds.

@@ -1,0 +1,355 @@
+"""Pure Pillow work: a picture file in, rendition bytes out. Nothing here knows Django or the ORM.
+
+Policies (also in the README):
+
+- Inputs: JPEG, MPO, PNG (APNG), WebP, GIF, TIFF, BMP, HEIC/HEIF (pillow-heif) and AVIF (Pillow's
+  own plugin). ``Image.open(..., formats=ALLOWED_FORMATS)`` means no other plugin ever sees the
+  bytes, so EPS (Ghostscript), PSD, PDF or SVG are refused before any parser runs.
+- Animated GIF, WebP, PNG and AVIF: the first frame is used; renditions are still pictures.
+- Transparency: an image whose alpha channel is really used gets PNG + WebP renditions (both keep
+  alpha; PNG is the fallback every browser reads). Opaque images get JPEG + WebP. An alpha channel
+  that is fully opaque is dropped.
+- Colour: CMYK with an embedded profile is converted to sRGB through that profile (and the sRGB
+  profile is embedded); without one, Pillow's plain conversion. An ICC profile is kept when it
+  matches the output's colour space. 16-bit greyscale is scaled to 8 bits, not clipped.
+- Metadata: outputs carry no EXIF, XMP or GPS; orientation is applied to the pixels instead.
+- Speed: one decode for every rendition. JPEG is decoded straight at 1/2, 1/4 or 1/8 scale when
+  the largest rendition allows it (draft mode); each smaller rendition is resized from the one
+  before it with ``reducing_gap``. WebP uses ``method=4`` (libwebp's default): 5 and 6 cost
+  roughly 1.5-3x the time for 1-3% smaller files.
+- Truncated files are refused, not padded with grey (``LOAD_TRUNCATED_IMAGES`` stays off).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import pillow_heif
+from PIL import Image, ImageCms
+
+pillow_heif.register_heif_opener()
+
+# The plugins Image.open may try; MPO files are opened by the JPEG plugin, which reports "MPO".
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "HEIF", "AVIF")
+ACCEPTED_NAMES = "JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC/HEIF and AVIF"
+# What the upload form's file picker suggests; the server checks the content regardless.
+ACCEPT_ATTRIBUTE = "image/*,.heic,.heif,.avif"
+EXTENSIONS = {
+    "JPEG": "jpg",
+    "MPO": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "TIFF": "tif",
+    "BMP": "bmp",
+    "HEIF": "heic",
+    "AVIF": "avif",
+}
+CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+    "HEIF": "image/heic",
+    "AVIF": "image/avif",
+}
+
+MESSAGE_NOT_AN_IMAGE = f"This file is not a picture we can read. We accept {ACCEPTED_NAMES}."
+MESSAGE_TOO_MANY_PIXELS = (
+    "This picture has too many pixels to process safely ({pixels}; the limit is {limit} megapixels)."
+)
+MESSAGE_DAMAGED = "This picture is damaged and could not be decoded."
+MESSAGE_TRUNCATED = "This picture is incomplete: the file was cut off."
+MESSAGE_UNSUPPORTED_COLOUR = "This picture uses a colour format we cannot convert."
+
+# EXIF Orientation -> the transpose that makes the pixels upright (as ImageOps.exif_transpose).
+ORIENTATION_TAG = 0x0112
+TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+SWAPS_AXES = {5, 6, 7, 8}
+# Each resize first reduces by an integer factor (fast box filter) while the remaining factor
+# stays above this gap; 2.0 is what Image.thumbnail uses and is visually indistinguishable here.
+REDUCING_GAP = 2.0
+
+
+class ImageRejected(Exception):
+    """This file will not become renditions. ``message`` is for its owner; ``reason`` for statistics."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Probe:
+    format: str
+    width: int  # upright
+    height: int
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+
+@dataclass(frozen=True)
+class RenditionSpec:
+    name: str
+    max_side: int
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    jpeg_quality: int = 82
+    webp_quality: int = 80
+    webp_method: int = 4
+
+
+@dataclass(frozen=True)
+class RenditionData:
+    name: str
+    format: str  # JPEG, WEBP or PNG
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass
+class Result:
+    format: str
+    width: int  # upright
+    height: int
+    has_alpha: bool
+    renditions: list[RenditionData] = field(default_factory=list)
+
+
+DEFAULT_SPECS = (RenditionSpec("large", 2048), RenditionSpec("medium", 1024), RenditionSpec("thumb", 256))
+
+
+def probe(fp: BinaryIO, *, max_pixels: int) -> Probe:
+    """Read the header only: format by content, size and orientation. Never decodes pixels."""
+    # As a context manager, Pillow closes only a file it opened itself, never the caller's.
+    with _open(fp, max_pixels=max_pixels) as im:
+        orientation = _orientation(im, decoded=False)
+        width, height = im.size
+        if orientation in SWAPS_AXES:
+            width, height = height, width
+        return Probe(format=im.format, width=width, height=height)
+
+
+def render(
+    data: bytes,
+    *,
+    specs: Sequence[RenditionSpec] = DEFAULT_SPECS,
+    options: EncodeOptions = EncodeOptions(),
+    max_pixels: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Decode once and encode every rendition. Raises ImageRejected for files we will not process."""
+    specs = sorted(specs, key=lambda s: s.max_side, reverse=True)
+    steps = 1 + 2 * len(specs)
+    im = _open(io.BytesIO(data), max_pixels=max_pixels)
+    source_format = im.format
+    stored = im.size
+    orientation = _orientation(im, decoded=False)
+    upright = (stored[1], stored[0]) if orientation in SWAPS_AXES else stored
+    largest = fit(upright, specs[0].max_side)
+    if largest != upright:
+        box = (largest[1], largest[0]) if orientation in SWAPS_AXES else largest
+        # JPEG decodes directly at the smallest of 1/1..1/8 scale that still covers the box;
+        # other formats ignore it.
+        im.draft(None, box)
+    _decode(im)
+    # PNG may carry its EXIF after the pixels: only now is the orientation certain.
+    orientation = _orientation(im, decoded=True)
+    upright = (stored[1], stored[0]) if orientation in SWAPS_AXES else stored
+    icc = im.info.get("icc_profile") or None
+    im, icc = _to_output_mode(im, icc)
+    if orientation in TRANSPOSE:
+        im = im.transpose(TRANSPOSE[orientation])
+    has_alpha = im.mode == "RGBA"
+    formats = ("PNG", "WEBP") if has_alpha else ("JPEG", "WEBP")
+    if progress:
+        progress(1, steps)
+
+    result = Result(format=source_format, width=upright[0], height=upright[1], has_alpha=has_alpha)
+    current = im
+    step = 1
+    for spec in specs:
+        size = fit(upright, spec.max_side)
+        if current.size != size:
+            current = current.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        for fmt in formats:
+            result.renditions.append(
+                RenditionData(
+                    name=spec.name,
+                    format=fmt,
+                    data=_encode(current, fmt, icc, options),
+                    width=size[0],
+                    height=size[1],
+                )
+            )
+            step += 1
+            if progress:
+                progress(step, steps)
+    return result
+
+
+def fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The size that fits in a max_side square with the same aspect. Never larger than ``size``."""
+    width, height = size
+    longest = max(width, height)
+    if longest <= max_side:
+        return width, height
+    scale = max_side / longest
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+# --- internals ----------------------------------------------------------------------------------
+
+
+def _open(fp: BinaryIO, *, max_pixels: int) -> Image.Image:
+    try:
+        im = Image.open(fp, formats=ALLOWED_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise _too_many_pixels(_claimed_pixels(str(exc)), max_pixels) from exc
+    except Exception as exc:  # Pillow's plugins raise many types for a bad header
+        raise ImageRejected(MESSAGE_NOT_AN_IMAGE, reason="not_an_image") from exc
+    width, height = im.size
+    if width < 1 or height < 1:
+        im.__exit__()
+        raise ImageRejected(MESSAGE_NOT_AN_IMAGE, reason="not_an_image")
+    if width * height > max_pixels:
+        im.__exit__()
+        raise _too_many_pixels(width * height, max_pixels)
+    return im
+
+
+def _claimed_pixels(message: str) -> int | None:
+    match = re.search(r"\((\d+) pixels\)", message)
+    return int(match.group(1)) if match else None
+
+
+def _too_many_pixels(pixels: int | None, max_pixels: int) -> ImageRejected:
+    shown = f"{pixels / 1e6:,.0f} megapixels" if pixels else "far too many"
+    return ImageRejected(
+        MESSAGE_TOO_MANY_PIXELS.format(pixels=shown, limit=f"{max_pixels / 1e6:g}"),
+        reason="too_many_pixels",
+    )
+
+
+def _orientation(im: Image.Image, *, decoded: bool) -> int:
+    if not decoded and im.format == "PNG" and "exif" not in im.info:
+        # PngImageFile.getexif() would decode the pixels to look for an eXIf chunk after them.
+        return 1
+    # Malformed EXIF must not fail a good picture: it only loses its orientation.
+    try:
+        value = im.getexif().get(ORIENTATION_TAG, 1)
+        return int(value) if int(value) in TRANSPOSE else 1
+    except Exception:
+        return 1
+
+
+def _decode(im: Image.Image) -> None:
+    try:
+        im.load()
+    except MemoryError:
+        raise
+    except Exception as exc:
+        if "truncated" in str(exc).lower():
+            raise ImageRejected(MESSAGE_TRUNCATED, reason="truncated") from exc
+        raise ImageRejected(MESSAGE_DAMAGED, reason="damaged") from exc
+
+
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+SRGB_BYTES = SRGB.tobytes()
+
+
+def _profile(icc: bytes | None) -> ImageCms.ImageCmsProfile | None:
+    if not icc:
+        return None
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except Exception:
+        return None
+
+
+def _to_output_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """Convert any decoded mode to L, RGB or RGBA; return the ICC profile that still applies."""
+    profile = _profile(icc)
+    space = profile.profile.xcolor_space.strip() if profile else None
+    mode = im.mode
+    try:
+        if mode == "CMYK":
+            if space == "CMYK":
+                im = ImageCms.profileToProfile(im, profile, SRGB, outputMode="RGB")
+                return _clean(im), SRGB_BYTES
+            im = im.convert("RGB")
+        elif mode.startswith(("I", "F")):
+            im = _to_8bit_grey(im)
+        elif mode == "1":
+            im = im.convert("L")
+        elif mode == "P":
+            im = im.convert("RGBA" if im.has_transparency_data else "RGB")
+        elif mode in ("RGBa", "LA", "La", "PA"):
+            im = im.convert("RGBA")
+        elif mode not in ("L", "RGB", "RGBA"):
+            im = im.convert("RGB")  # RGBX, YCbCr, LAB, HSV
+    except ValueError as exc:
+        raise ImageRejected(MESSAGE_UNSUPPORTED_COLOUR, reason="colour") from exc
+    if im.mode == "RGBA" and im.getchannel("A").getextrema()[0] == 255:
+        # An alpha channel that hides nothing: treat the picture as opaque (JPEG + WebP).
+        im = im.convert("RGB")
+    wanted = "GRAY" if im.mode == "L" else "RGB"
+    return _clean(im), icc if space == wanted else None
+
+
+def _to_8bit_grey(im: Image.Image) -> Image.Image:
+    """16- and 32-bit greyscale to 8 bits by scaling (a plain convert would clip to white)."""
+    if im.mode != "F":
+        im = im.convert("I")
+    _low, high = im.getextrema()
+    if im.mode == "F" and high <= 1.0:
+        im = im.point(lambda v: v * 255)
+    elif high > 255:
+        scale = 255 / (65535 if high <= 65535 else high)
+        im = im.point(lambda v: v * scale)
+    return im.convert("L")
+
+
+def _clean(im: Image.Image) -> Image.Image:
+    # Encoders fall back to im.info for some metadata (XMP in JPEG and WebP, for instance); with
+    # nothing in it, only what _encode passes is written.
+    im.info = {}
+    return im
+
+
+def _encode(im: Image.Image, fmt: str, icc: bytes | None, options: EncodeOptions) -> bytes:
+    out = io.BytesIO()
+    extra = {"icc_profile": icc} if icc else {}
+    if fmt == "JPEG":
+        im.save(out, "JPEG", quality=options.jpeg_quality, optimize=True, progressive=True, **extra)
+    elif fmt == "WEBP":
+        if im.mode == "L":
+            # WebP has no greyscale: it becomes RGB, where a grey ICC profile no longer applies.
+            im, extra = _clean(im.convert("RGB")), {}
+        im.save(out, "WEBP", quality=options.webp_quality, method=options.webp_method, **extra)
+    elif fmt == "PNG":
+        im.save(out, "PNG", compress_level=6, **extra)
+    else:
+        raise ValueError(f"unknown rendition format {fmt}")
+    return out.getvalue()

@@ -1,0 +1,338 @@
+"""Every write of the media app: upload, compress, fail, re-run, delete, and the batch notification."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from config.core.errors import HumanError, TransientError
+from config.core.services import job_create
+
+from . import imaging
+from .models import STORAGE_PREFIX, Image, Rendition, UploadBatch
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "media_app.compress_image"
+JOB_KIND = "media.compress"
+MESSAGE_ORIGINAL_MISSING = "The original file of this picture is missing. Please upload it again."
+MESSAGE_STORAGE_DOWN = "We could not reach our file storage, so this picture was not processed."
+
+try:  # S3 through django-storages: its errors are not OSErrors
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
+except ImportError:  # pragma: no cover - botocore ships with production requirements
+    STORAGE_ERRORS = (OSError,)
+
+
+def _is_missing(exc: BaseException) -> bool:
+    if isinstance(exc, FileNotFoundError):
+        return True
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+def _storage():
+    return Image._meta.get_field("original").storage
+
+
+def rendition_specs() -> list[imaging.RenditionSpec]:
+    return [imaging.RenditionSpec(name, side) for name, side in settings.MEDIA_RENDITION_SIZES.items()]
+
+
+def encode_options() -> imaging.EncodeOptions:
+    return imaging.EncodeOptions(
+        jpeg_quality=settings.MEDIA_JPEG_QUALITY,
+        webp_quality=settings.MEDIA_WEBP_QUALITY,
+        webp_method=settings.MEDIA_WEBP_METHOD,
+    )
+
+
+# --- upload -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One checked file of an upload: its header was read (imaging.probe), nothing decoded."""
+
+    file: UploadedFile
+    probe: imaging.Probe
+    title: str
+
+
+def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Image]:
+    """Store the originals under random names, write the rows and their jobs; send on commit.
+
+    Several files make one UploadBatch, whose owner is notified once when all are done. If the
+    broker is down, BrokerUnavailable leaves this function after the rows are committed (the view
+    answers 503; the re-dispatcher sends the jobs later).
+    """
+    if not uploads:
+        raise ValueError("nothing to upload")
+    storage = _storage()
+    stored: list[tuple[Upload, str]] = []
+    try:
+        for upload in uploads:
+            upload.file.seek(0)
+            # The field's upload_to makes the random name; only the extension comes from us.
+            name = Image._meta.get_field("original").generate_filename(
+                Image(owner=owner), f"original.{upload.probe.extension}"
+            )
+            stored.append((upload, storage.save(name, upload.file)))
+    except BaseException:
+        _delete_files([name for _, name in stored])
+        raise
+
+    images: list[Image] = []
+    try:
+        with transaction.atomic():
+            batch = UploadBatch.objects.create(owner=owner) if len(stored) > 1 else None
+            for upload, name in stored:
+                image = Image.objects.create(
+                    owner=owner,
+                    title=upload.title,
+                    original=name,
+                    original_format=upload.probe.format,
+                    original_width=upload.probe.width,
+                    original_height=upload.probe.height,
+                    original_bytes=upload.file.size,
+                    batch=batch,
+                )
+                image.job = job_create(owner=owner, kind=JOB_KIND, task_name=TASK_NAME, args=[image.pk])
+                image.save(update_fields=["job"])
+                images.append(image)
+    except BaseException:
+        # BrokerUnavailable comes after the commit: then the rows exist and keep their files.
+        if not images or not Image.objects.filter(pk=images[0].pk).exists():
+            _delete_files([name for _, name in stored])
+        raise
+    return images
+
+
+# --- compress -----------------------------------------------------------------------------------
+
+
+def image_compress(*, image: Image, progress: Callable[[int, int], None] | None = None) -> dict[str, object]:
+    """Make every rendition from one decode, store them, and swap them in atomically.
+
+    Idempotent: each run writes its files under a fresh folder and replaces the image's previous
+    set in one transaction (the replaced files are deleted after commit), so two deliveries of one
+    task leave exactly one set. Storage errors raise TransientError (retried); a picture we will not
+    process raises HumanError (never retried).
+    """
+    started = time.monotonic()
+    storage = _storage()
+    Image.objects.filter(pk=image.pk, state=Image.State.PENDING).update(state=Image.State.PROCESSING)
+
+    try:
+        with storage.open(image.original.name, "rb") as fh:
+            data = fh.read()
+    except STORAGE_ERRORS as exc:
+        if _is_missing(exc):
+            image_fail(image_id=image.pk, error=MESSAGE_ORIGINAL_MISSING)
+            raise HumanError(MESSAGE_ORIGINAL_MISSING) from exc
+        raise TransientError(f"reading {image.original.name}: {exc}") from exc
+
+    specs = rendition_specs()
+    steps = 2 + 2 * len(specs)  # decode, every encode, then storing the files
+    try:
+        result = imaging.render(
+            data,
+            specs=specs,
+            options=encode_options(),
+            max_pixels=settings.MEDIA_MAX_PIXELS,
+            progress=(lambda done, _total: progress(done, steps)) if progress else None,
+        )
+    except imaging.ImageRejected as exc:
+        image_fail(image_id=image.pk, error=exc.message)
+        raise HumanError(exc.message) from exc
+
+    token = secrets.token_hex(6)
+    folder = f"{STORAGE_PREFIX}renditions/{image.owner_id}/{image.pk}/{token}"
+    written: list[tuple[imaging.RenditionData, str]] = []
+    try:
+        for rendition in result.renditions:
+            ext = Rendition.EXTENSIONS[rendition.format]
+            name = storage.save(f"{folder}/{rendition.name}.{ext}", ContentFile(rendition.data))
+            written.append((rendition, name))
+    except BaseException as exc:
+        # Nothing half-made stays behind: not on a storage error, nor on a time limit.
+        _delete_files([name for _, name in written])
+        if isinstance(exc, STORAGE_ERRORS):
+            raise TransientError(f"writing renditions of image {image.pk}: {exc}") from exc
+        raise
+
+    largest = max(specs, key=lambda spec: spec.max_side).name
+    bytes_out = min(len(r.data) for r, _ in written if r.name == largest)
+    with transaction.atomic():
+        current = Image.objects.select_for_update().filter(pk=image.pk).first()
+        if current is None:
+            # Deleted while we worked: what we wrote belongs to nobody.
+            transaction.on_commit(lambda: _delete_files([name for _, name in written]))
+            return {"image_id": image.pk, "skipped": "deleted"}
+        # Deleting the old rows deletes their files after commit (signals.py).
+        current.renditions.all().delete()
+        Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
+        Image.objects.filter(pk=image.pk).update(
+            state=Image.State.READY,
+            error="",
+            original_width=result.width,
+            original_height=result.height,
+            bytes_in=len(data),
+            bytes_out=bytes_out,
+            processing_ms=round((time.monotonic() - started) * 1000),
+            processed_at=timezone.now(),
+        )
+    if progress:
+        progress(steps, steps)
+    batch_settle(batch_id=image.batch_id)
+    return {
+        "image_id": image.pk,
+        "renditions": len(written),
+        "bytes_in": len(data),
+        "bytes_out": bytes_out,
+    }
+
+
+def _row(image: Image, rendition: imaging.RenditionData, name: str) -> Rendition:
+    return Rendition(
+        image=image,
+        name=rendition.name,
+        format=rendition.format,
+        file=name,
+        width=rendition.width,
+        height=rendition.height,
+        bytes=len(rendition.data),
+    )
+
+
+def image_fail(*, image_id: int, error: str, task_id: str | None = None) -> bool:
+    """Mark an image FAILED unless it is READY. With task_id, only if that job is still its job
+    (a late failure of a superseded job must not touch a re-run)."""
+    images = Image.objects.filter(pk=image_id).exclude(state=Image.State.READY)
+    if task_id is not None:
+        images = images.filter(job__task_id=task_id)
+    moved = images.update(state=Image.State.FAILED, error=error[:500], processed_at=timezone.now())
+    if moved:
+        batch_id = Image.objects.filter(pk=image_id).values_list("batch_id", flat=True).first()
+        batch_settle(batch_id=batch_id)
+    return bool(moved)
+
+
+def images_recompress(*, images: Iterable[Image]) -> int:
+    """Run compression again (admin action): a fresh job per image. Returns how many were queued."""
+    count = 0
+    for image in images:
+        with transaction.atomic():
+            job = job_create(
+                owner=image.owner,
+                kind=JOB_KIND,
+                task_name=TASK_NAME,
+                args=[image.pk],
+                defer_if_broker_down=True,
+            )
+            Image.objects.filter(pk=image.pk).update(job=job, state=Image.State.PENDING, error="")
+        count += 1
+    return count
+
+
+# --- delete -------------------------------------------------------------------------------------
+
+
+def image_delete(*, image: Image) -> None:
+    """Delete an image, its renditions and (after commit) all their files."""
+    batch_id = image.batch_id
+    with transaction.atomic():
+        image.delete()  # signals.py deletes the files of the image and its renditions on commit
+    batch_settle(batch_id=batch_id)
+
+
+def files_delete_on_commit(names: Iterable[str]) -> None:
+    names = [n for n in names if n]
+    if names:
+        transaction.on_commit(lambda: _delete_files(names))
+
+
+def _delete_files(names: Iterable[str]) -> None:
+    storage = _storage()
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:
+            # Left for the ops cleanup, which deletes files no row references.
+            logger.warning("could not delete %s", name, exc_info=True)
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+
+def batch_settle(*, batch_id: int | None) -> bool:
+    """Notify a batch's owner once every image in it is final. True if this call notified.
+
+    The conditional UPDATE of notified_at decides who notifies when two images finish at once.
+    """
+    if batch_id is None:
+        return False
+    final = Image.FINAL_STATES
+    counts = Image.objects.filter(batch_id=batch_id).aggregate(
+        total=Count("pk"),
+        ready=Count("pk", filter=Q(state=Image.State.READY)),
+        done=Count("pk", filter=Q(state__in=final)),
+    )
+    if not counts["total"] or counts["done"] < counts["total"]:
+        return False
+    from notifications.services import notify
+
+    try:
+        with transaction.atomic():
+            claimed = UploadBatch.objects.filter(pk=batch_id, notified_at__isnull=True).update(
+                notified_at=timezone.now()
+            )
+            if not claimed:
+                return False
+            batch = UploadBatch.objects.select_related("owner").get(pk=batch_id)
+            ready, failed = counts["ready"], counts["total"] - counts["ready"]
+            notify(
+                user=batch.owner,
+                kind="images_ready" if ready else "images_failed",
+                title=_batch_title(ready, failed),
+                body=_batch_body(ready, failed),
+                link=f"{reverse('media_app:gallery')}?batch={batch_id}",
+                key=f"batch:{batch_id}",
+            )
+    except Exception:
+        # The images are done either way; a lost notification must not fail the picture.
+        logger.exception("could not notify the owner of upload batch %s", batch_id)
+        return False
+    return True
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _batch_title(ready: int, failed: int) -> str:
+    if not ready:
+        return "Your images could not be processed"
+    return "Your images are ready"
+
+
+def _batch_body(ready: int, failed: int) -> str:
+    if not failed:
+        return f"{_plural(ready, 'image')} from your upload {'is' if ready == 1 else 'are'} ready."
+    if not ready:
+        return f"None of the {_plural(failed, 'image')} in your upload could be processed."
+    return f"{_plural(ready, 'image')} ready; {failed} could not be processed."

@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from config.core.middleware import wants_json
+
+from . import imaging, selectors, services
+from .forms import UploadForm
+from .models import Image, Rendition
+from .serving import private_file_response
+from .uploads import SizeLimitUploadHandler
+
+GALLERY_PAGE_SIZE = 48
+# Image states shown with the job-state colours of app.css.
+STATE_CSS = {
+    Image.State.PENDING: "QUEUED",
+    Image.State.PROCESSING: "PROGRESS",
+    Image.State.READY: "SUCCESS",
+    Image.State.FAILED: "FAILURE",
+}
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+# --- presentation -------------------------------------------------------------------------------
+
+
+def rendition_url(image_id: int, name: str, fmt: str) -> str:
+    return reverse("media_app:rendition", args=[image_id, name, Rendition.EXTENSIONS[fmt]])
+
+
+def status_url(image: Image) -> str | None:
+    return reverse("task_status", args=[image.job.task_id]) if image.job else None
+
+
+def image_payload(image: Image) -> dict:
+    renditions = sorted(image.renditions.all(), key=lambda r: (-r.width, r.format))
+    return {
+        "id": image.pk,
+        "title": image.title,
+        "state": image.current_state,
+        "original": {
+            "url": reverse("media_app:original", args=[image.pk]),
+            "width": image.original_width,
+            "height": image.original_height,
+            "bytes": image.original_bytes,
+            "format": image.original_format,
+        },
+        "renditions": [
+            {
+                "name": r.name,
+                "format": r.format,
+                "url": rendition_url(image.pk, r.name, r.format),
+                "width": r.width,
+                "height": r.height,
+                "bytes": r.bytes,
+            }
+            for r in renditions
+        ],
+        "saving_percent": image.saving_percent,
+        "error": image.current_error or None,
+        "task_id": image.job.task_id if image.job else None,
+        "status_url": status_url(image),
+        "created_at": image.created_at.isoformat(),
+    }
+
+
+def _pictures(image: Image) -> dict[str, dict]:
+    """Per rendition name: the WebP source and the fallback (JPEG, or PNG when transparent)."""
+    pictures: dict[str, dict] = {}
+    for r in image.renditions.all():
+        entry = pictures.setdefault(r.name, {"width": r.width, "height": r.height, "bytes": {}})
+        url = rendition_url(image.pk, r.name, r.format)
+        entry["webp" if r.format == Rendition.Format.WEBP else "fallback"] = url
+        entry["bytes"][r.format] = r.bytes
+    return pictures
+
+
+def _tile(image: Image) -> dict:
+    state = image.current_state
+    return {
+        "image": image,
+        "state": state,
+        "state_css": STATE_CSS[state],
+        "thumb": _pictures(image).get("thumb"),
+        "status_url": status_url(image),
+    }
+
+
+# --- pages and API ------------------------------------------------------------------------------
+
+
+@require_safe
+def gallery(request):
+    batch_id = request.GET.get("batch")
+    batch_id = int(batch_id) if batch_id and batch_id.isdigit() else None
+    if batch_id is not None and selectors.batch_for_user(user=request.user, batch_id=batch_id) is None:
+        raise Http404
+    images = selectors.images_for_user(user=request.user, batch_id=batch_id)
+    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    if wants_json(request):
+        return JsonResponse(
+            {
+                "images": [image_payload(i) for i in page.object_list],
+                "page": page.number,
+                "pages": page.paginator.num_pages,
+                "count": page.paginator.count,
+            }
+        )
+    tiles = [_tile(i) for i in page.object_list]
+    return render(
+        request,
+        "media_app/gallery.html",
+        {
+            "page": page,
+            "tiles": tiles,
+            "batch_id": batch_id,
+            "any_pending": any(t["state"] not in Image.FINAL_STATES for t in tiles),
+        },
+    )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    # The size guard must be in place before anything reads the body, and the CSRF check reads
+    # it; so the check runs inside, once the handler is installed (as Django's docs advise).
+    limiter = SizeLimitUploadHandler(request, limit=settings.MEDIA_MAX_UPLOAD_BYTES)
+    request.upload_handlers.insert(0, limiter)
+    return _upload(request, limiter)
+
+
+@csrf_protect
+def _upload(request, limiter: SizeLimitUploadHandler):
+    if request.method != "POST":
+        return render(request, "media_app/upload.html", {"form": UploadForm(), **_limits()})
+    form = UploadForm(request.POST, request.FILES, oversize=limiter.oversize)
+    if not form.is_valid():
+        if wants_json(request):
+            errors = {
+                field: [e["message"] for e in errs] for field, errs in form.errors.get_json_data().items()
+            }
+            return JsonResponse({"errors": errors}, status=400)
+        return render(request, "media_app/upload.html", {"form": form, **_limits()}, status=400)
+
+    images = services.image_upload(owner=request.user, uploads=form.uploads())
+    first = images[0]
+    batch_id = first.batch_id
+    if wants_json(request):
+        body = {
+            "image_id": first.pk,
+            "task_id": first.job.task_id,
+            "status_url": status_url(first),
+            "images": [
+                {"image_id": i.pk, "task_id": i.job.task_id, "status_url": status_url(i)} for i in images
+            ],
+            "batch_id": batch_id,
+        }
+        return JsonResponse(body, status=202)
+    if batch_id is None:
+        messages.success(request, "Uploaded. Your picture is being compressed.")
+        return _see_other(reverse("media_app:detail", args=[first.pk]))
+    messages.success(request, f"Uploaded {len(images)} pictures. We will tell you when all are ready.")
+    return _see_other(f"{reverse('media_app:gallery')}?batch={batch_id}")
+
+
+def _limits() -> dict:
+    return {
+        "max_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
+        "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+    }
+
+
+@require_safe
+@never_cache
+def detail(request, pk: int):
+    image = selectors.image_for_user(user=request.user, image_id=pk)
+    if image is None:
+        raise Http404
+    if wants_json(request):
+        return JsonResponse(image_payload(image))
+    state = image.current_state
+    pictures = _pictures(image)
+    return render(
+        request,
+        "media_app/detail.html",
+        {
+            "image": image,
+            "state": state,
+            "state_css": STATE_CSS[state],
+            "is_final": state in Image.FINAL_STATES,
+            "status_url": status_url(image),
+            "pictures": [
+                (name, pictures[name]) for name in settings.MEDIA_RENDITION_SIZES if name in pictures
+            ],
+            "large": pictures.get("large"),
+        },
+    )
+
+
+@require_POST
+def delete(request, pk: int):
+    image = selectors.image_for_user(user=request.user, image_id=pk)
+    if image is None:
+        raise Http404
+    services.image_delete(image=image)
+    if wants_json(request):
+        return HttpResponse(status=204)
+    messages.success(request, "Picture deleted.")
+    return _see_other(reverse("media_app:gallery"))
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+@require_safe
+def original(request, pk: int):
+    image = selectors.original_for_user(user=request.user, image_id=pk)
+    if image is None:
+        raise Http404
+    return private_file_response(
+        storage=image.original.storage,
+        name=image.original.name,
+        content_type=imaging.CONTENT_TYPES.get(image.original_format, "application/octet-stream"),
+        filename=f"original-{pk}.{imaging.EXTENSIONS.get(image.original_format, 'bin')}",
+    )
+
+
+FORMAT_BY_EXTENSION = {ext: fmt for fmt, ext in Rendition.EXTENSIONS.items()}
+
+
+@require_safe
+def rendition(request, pk: int, name: str, ext: str):
+    fmt = FORMAT_BY_EXTENSION.get(ext)
+    if fmt is None or name not in Rendition.Name.values:
+        raise Http404
+    found = selectors.rendition_for_user(user=request.user, image_id=pk, name=name, format=fmt)
+    if found is None:
+        raise Http404
+    return private_file_response(
+        storage=found.file.storage,
+        name=found.file.name,
+        content_type=found.content_type,
+        filename=f"{pk}-{name}.{ext}",
+    )

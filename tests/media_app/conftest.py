@@ -1,0 +1,45 @@
+"""Helpers for the media tests: uploads through the real views, files on the real storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
+
+
+@pytest.fixture(scope="session")
+def photos(testdata) -> Path:
+    return testdata / "images" / "photos"
+
+
+@pytest.fixture(scope="session")
+def pillow_images(testdata) -> Path:
+    return testdata / "images" / "pillow"
+
+
+def as_upload(path: Path, name: str | None = None, content_type: str = "image/jpeg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name or path.name, path.read_bytes(), content_type=content_type)
+
+
+def post_upload(client, files, *, title: str = "", accept: dict = JSON):
+    files = files if isinstance(files, list) else [files]
+    data = {"image": [f if isinstance(f, SimpleUploadedFile) else as_upload(f) for f in files]}
+    if title:
+        data["title"] = title
+    return client.post("/media/upload/", data, **accept)
+
+
+def stored_files(prefix: str) -> list[str]:
+    """Every file under MEDIA_ROOT/<prefix>, relative to MEDIA_ROOT."""
+    root = Path(settings.MEDIA_ROOT)
+    base = root / prefix
+    if base.is_file():
+        return [prefix]
+    if not base.exists():
+        return []
+    return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file())
