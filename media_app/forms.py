@@ -32,6 +32,10 @@ def title_from_filename(name: str) -> str:
     return name.strip(" .")[:TITLE_MAX] or "Untitled"
 
 
+def _size(n: int) -> str:
+    return filesizeformat(n).replace("\xa0", " ")  # plain spaces: these messages go into JSON too
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -53,7 +57,7 @@ class UploadForm(forms.Form):
         label="Pictures",
         required=False,
         help_text=(
-            f"{imaging.ACCEPTED_NAMES}; up to {filesizeformat(settings.MEDIA_MAX_UPLOAD_BYTES)} "
+            f"{imaging.ACCEPTED_NAMES}; up to {_size(settings.MEDIA_MAX_UPLOAD_BYTES)} "
             "each. You can choose several."
         ),
         widget=MultipleFileInput(attrs={"accept": imaging.ACCEPT_ATTRIBUTE}),
@@ -77,8 +81,7 @@ class UploadForm(forms.Form):
         files = self.cleaned_data["image"]
         limit = settings.MEDIA_MAX_UPLOAD_BYTES
         errors = [
-            f"{_shown(name)}: this file is larger than the {filesizeformat(limit)} limit."
-            for name in self.oversize
+            f"{_shown(name)}: this file is larger than the {_size(limit)} limit." for name in self.oversize
         ]
         if not files and not errors:
             raise forms.ValidationError("Choose a picture to upload.", code="required")
@@ -87,9 +90,7 @@ class UploadForm(forms.Form):
             if f.size == 0:
                 errors.append(f"{_shown(f.name)}: the file is empty.")
             elif f.size > limit:
-                errors.append(
-                    f"{_shown(f.name)}: this file is larger than the {filesizeformat(limit)} limit."
-                )
+                errors.append(f"{_shown(f.name)}: this file is larger than the {_size(limit)} limit.")
             else:
                 try:
                     probes.append((f, imaging.probe(f, max_pixels=settings.MEDIA_MAX_PIXELS)))
