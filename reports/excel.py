@@ -138,6 +138,10 @@ def _discard(ws) -> None:
     writer = ws._writer
     if writer is None:
         return
+    # Close the row stream first, or its XML element is closed after the file it writes to.
+    if ws._rows is not None:
+        with contextlib.suppress(Exception):
+            ws._rows.close()
     with contextlib.suppress(Exception):
         writer.close()
     with contextlib.suppress(Exception):

@@ -36,7 +36,7 @@ MESSAGE_LIMIT = (
     "You already have {n} exports being prepared. Please wait until one of them is ready, then ask again."
 )
 MESSAGE_TOO_MANY_ROWS = (
-    "This report has {rows:,} rows, more than an Excel sheet can hold ({limit:,}). "
+    "This report has {rows:,} rows, more than one export may hold ({limit:,}). "
     "Please choose a shorter date range."
 )
 MESSAGE_STORAGE = "We could not save the export file. Please try again later."
@@ -102,14 +102,14 @@ def export_build(
         Export.objects.filter(pk=export.pk).update(state=Export.State.STARTED)
         export.state = Export.State.STARTED
 
-    report, total, rows = selectors.export_source(export)
-    if on_progress is not None:
-        on_progress(0, total)
     name = export.storage_name
     storage = export.file.storage
     fd, tmp_path = tempfile.mkstemp(prefix=f"backroom-export-{export.pk}-", suffix=".xlsx")
     try:
         with os.fdopen(fd, "w+b") as tmp:
+            report, total, rows = selectors.export_source(export)
+            if on_progress is not None:
+                on_progress(0, total)
             count = excel.write_workbook(
                 tmp,
                 title=report.title,
@@ -117,6 +117,7 @@ def export_build(
                 rows=rows,
                 tz=timezone.get_current_timezone(),
                 total=total,
+                max_rows=min(settings.REPORTS_MAX_ROWS, excel.MAX_DATA_ROWS),
                 on_progress=(lambda n: on_progress(n, max(total, n))) if on_progress else None,
             )
             size = tmp.tell()
@@ -129,7 +130,8 @@ def export_build(
                 _storage_delete_quietly(storage, name)
                 raise TransientError(f"storage: {exc}") from exc
     except excel.TooManyRows as exc:
-        message = MESSAGE_TOO_MANY_ROWS.format(rows=exc.rows, limit=excel.MAX_DATA_ROWS)
+        limit = min(settings.REPORTS_MAX_ROWS, excel.MAX_DATA_ROWS)
+        message = MESSAGE_TOO_MANY_ROWS.format(rows=exc.rows, limit=limit)
         _fail(export, message)
         raise HumanError(message) from exc
     except HumanError as exc:
@@ -205,7 +207,7 @@ def _notify_ready(export_id: int) -> None:
             kind="export_ready",
             title=f"Your {export.get_kind_display().lower()} export is ready",
             body=(
-                f"{export.rows:,} rows, {_human_bytes(export.bytes)}. The download link works for "
+                f"{_plural(export.rows, 'row')}, {_human_bytes(export.bytes)}. The download link works for "
                 f"{_human_duration(settings.REPORTS_LINK_MAX_AGE)}, for you only."
             ),
             link=settings.SITE_URL + export_download_url(export=export),
@@ -228,6 +230,10 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def _human_bytes(n: int) -> str:
