@@ -282,6 +282,8 @@ REPORTS_MAX_ACTIVE_PER_USER = env.int("REPORTS_MAX_ACTIVE_PER_USER", default=3)
 # The export task's own limits: long enough for a million rows, well below the visibility timeout.
 REPORTS_TASK_SOFT_TIME_LIMIT = env.int("REPORTS_TASK_SOFT_TIME_LIMIT", default=1500)
 REPORTS_TASK_TIME_LIMIT = env.int("REPORTS_TASK_TIME_LIMIT", default=1800)
+# Rows one export may hold: an Excel sheet's limit, or fewer to keep exports short.
+REPORTS_MAX_ROWS = env.int("REPORTS_MAX_ROWS", default=1_048_575)
 
 # --- notifications ------------------------------------------------------------------------------
 # First retry of an email after a temporary SMTP failure (421, timeout, refused connection) comes
