@@ -1,0 +1,12 @@
+"""Test settings with a storage that fails on demand (see flaky.py); only the retry tests' worker."""
+
+from config.settings.test import *  # noqa: F403
+from config.settings.test import MEDIA_ROOT, MEDIA_URL, STORAGES
+
+STORAGES = {
+    **STORAGES,
+    "default": {
+        "BACKEND": "tests.media_app.flaky.FlakyStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": MEDIA_URL},
+    },
+}
