@@ -19,7 +19,8 @@ PERIODIC = {
 }
 
 
-@shared_task(name="ops.cleanup", **PERIODIC)
+# A large store takes a while to walk; the no-pile-up lock and the stuck-job check follow this limit.
+@shared_task(name="ops.cleanup", soft_time_limit=1800, time_limit=1860, **PERIODIC)
 def cleanup(
     self,
     export_grace_hours: float = 0,

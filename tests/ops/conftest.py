@@ -25,7 +25,7 @@ class BeatProcess:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.log_path: Path = settings.VAR_DIR / f"beat-{settings.BACKROOM_TEST_RUN}-{name}.log"
+        self.log_path: Path = settings.VAR_DIR / f"test-{settings.BACKROOM_TEST_RUN}-beat-{name}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> BeatProcess:
