@@ -201,6 +201,7 @@ def detail(request, pk: int):
             "state": state,
             "state_css": STATE_CSS[state],
             "is_final": state in Image.FINAL_STATES,
+            "percent": _percent(image),
             "status_url": status_url(image),
             "pictures": [
                 (name, pictures[name]) for name in settings.MEDIA_RENDITION_SIZES if name in pictures
@@ -208,6 +209,13 @@ def detail(request, pk: int):
             "large": pictures.get("large"),
         },
     )
+
+
+def _percent(image: Image) -> float | None:
+    job = image.job
+    if job is None or not job.progress_total:
+        return None
+    return round(100 * (job.progress_current or 0) / job.progress_total)
 
 
 @require_POST

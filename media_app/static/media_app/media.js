@@ -139,7 +139,7 @@
         const holder = tile.querySelector(".media-placeholder");
         if (fallback && holder) {
           const img = document.createElement("img");
-          img.src = fallback.url; img.alt = image.title; img.width = fallback.width; img.height = fallback.height;
+          img.src = fallback.url; img.alt = image.title; // square by app.css, like server-made tiles
           holder.replaceWith(img);
         } else if (holder && image.state === "FAILED") {
           holder.textContent = "✕";
