@@ -12,9 +12,9 @@ from html import escape
 
 Point = tuple[str, float | None]
 
-WIDTH = 640
+WIDTH = 420
 HEIGHT = 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 8, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 64, 8, 12, 30
 
 
 def nice_ceiling(value: float) -> float:
@@ -57,15 +57,21 @@ def _frame(
         )
         parts.append(
             f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-            f'font-size="11" fill="#555">{escape(fmt(top * fraction))}</text>'
+            f'font-size="13" fill="#555">{escape(fmt(top * fraction))}</text>'
         )
     if labels:
         # First, middle and last labels: 30 dates side by side do not fit on a phone.
-        for i in sorted({0, len(labels) // 2, len(labels) - 1}):
-            x = LEFT + step * (i + 0.5)
+        last = len(labels) - 1
+        for i in sorted({0, len(labels) // 2, last}):
+            # The outer labels line up with the plot's edges so they are never cut off.
+            x, anchor = LEFT + step * (i + 0.5), "middle"
+            if i == 0 and last:
+                x, anchor = LEFT, "start"
+            elif i == last and last:
+                x, anchor = LEFT + plot_w, "end"
             parts.append(
-                f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle" '
-                f'font-size="11" fill="#555">{escape(labels[i])}</text>'
+                f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 9}" text-anchor="{anchor}" '
+                f'font-size="13" fill="#555">{escape(labels[i])}</text>'
             )
     return parts
 
