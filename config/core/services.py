@@ -10,6 +10,8 @@ from uuid import uuid4
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -90,14 +92,28 @@ class StartDecision:
     GIVE_UP = "give_up"  # its process died too many times
 
 
-def job_start(*, task_id: str, task_name: str) -> tuple[str, Job]:
+def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
     """Record that an execution begins; decide whether it should run at all.
 
     An execution that finds its job still STARTED or PROGRESS follows one whose process died
     without reporting back: that is counted, so a task that kills its worker every time ends.
     A job that has no row (a beat-sent periodic task) gets one here, so it shows in the admin.
+    The returned job is None when the common case (a QUEUED or RETRY job) took the fast path.
     """
     now = timezone.now()
+    # The common case in one statement: a queued (or retrying) job that has not crashed its worker.
+    # Every task runs this, so a SELECT before the UPDATE would cost each of them a round trip.
+    if Job.objects.filter(
+        task_id=task_id,
+        state__in=(State.QUEUED, State.RETRY),
+        interrupted__lt=settings.BACKROOM_JOB_MAX_ATTEMPTS,
+    ).update(
+        state=State.STARTED,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce(F("started_at"), Value(now)),
+        sent_at=Coalesce(F("sent_at"), Value(now)),
+    ):
+        return StartDecision.RUN, None
     job = Job.objects.filter(task_id=task_id).first()
     if job is None:
         job, _ = Job.objects.get_or_create(
@@ -116,6 +132,7 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job]:
         attempts=job.attempts + 1,
         interrupted=interrupted,
         started_at=job.started_at or now,
+        updated_at=now,
         sent_at=job.sent_at or now,
     )
     if not updated:
@@ -146,11 +163,15 @@ def job_finish(*, task_id: str, state: str, result: Any = None, error: str = "")
     now = timezone.now()
     values: dict[str, Any] = {"state": state, "finished_at": now, "updated_at": now}
     if state == State.SUCCESS:
-        values.update(result=result, error="")
-        # A finished job shows a full bar even if the task never reported progress.
-        job = Job.objects.filter(task_id=task_id).values("progress_total").first()
-        if job and job["progress_total"]:
-            values["progress_current"] = job["progress_total"]
+        # A finished job shows a full bar even if the task never reported progress. Decided in
+        # the UPDATE itself: this runs inside the result backend's transaction, holding the write lock.
+        values.update(
+            result=result,
+            error="",
+            progress_current=Case(
+                When(progress_total__gt=0, then=F("progress_total")), default=F("progress_current")
+            ),
+        )
     else:
         values.update(error=error[:500])
     moved = Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES).update(**values)
