@@ -238,12 +238,16 @@ class publishing_to:  # a context manager, named like one
         self.url = url
 
     def __enter__(self):
+        from kombu.pools import ProducerPool
+
         from config.celery_app import app
 
         self._saved = (app.conf.get("broker_write_url"), app._pool, app.amqp._producer_pool)
         app.conf.broker_write_url = self.url
-        app._pool = None
-        app.amqp._producer_pool = None
+        # Pools of our own rather than kombu's registry (keyed by URL, shared, never emptied), so
+        # closing them afterwards cannot affect anything else.
+        app._pool = app.connection_for_write().Pool(limit=app.conf.broker_pool_limit)
+        app.amqp._producer_pool = ProducerPool(app._pool, limit=app.conf.broker_pool_limit)
         return self
 
     def __exit__(self, *exc_info):
@@ -252,12 +256,9 @@ class publishing_to:  # a context manager, named like one
         pool, producers = app._pool, app.amqp._producer_pool
         write_url, app._pool, app.amqp._producer_pool = self._saved
         app.conf.broker_write_url = write_url
-        # kombu keeps pools in a registry keyed by URL: close their connections but keep the pools
-        # usable, since a broker restarted on the same URL gets the same pools back.
         for p in (producers, pool):
-            if p is not None:
-                try:
-                    p.force_close_all(close_pool=False)
-                except Exception:  # the private broker may be gone already
-                    pass
+            try:
+                p.force_close_all()
+            except Exception:  # the private broker may be gone already
+                pass
         return False

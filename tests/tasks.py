@@ -49,3 +49,28 @@ def too_long(ignore_soft: bool = True):
         except SoftTimeLimitExceeded:
             if not ignore_soft:
                 raise
+
+
+# --- Reliability suite (tests/reliability) ------------------------------------------------------
+
+
+def _ledger_line(path: str, line: str) -> None:
+    # One O_APPEND write per line: atomic for short lines, and durable whatever happens to Redis or
+    # the database, so a test can count executions after any fault.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@shared_task(name="tests.ledger", bind=True)
+def ledger(self, path: str, seconds: float = 0.0, steps: int = 1):
+    """A task with a countable side effect: "start" when an execution begins, "done" when its work
+    is complete. It sleeps in between (reporting progress) so a test can strike mid-task."""
+    _ledger_line(path, f"start {self.request.id} {os.getpid()}")
+    for i in range(steps):
+        time.sleep(seconds / max(steps, 1))
+        self.progress(i + 1, steps, force=True)
+    _ledger_line(path, f"done {self.request.id} {os.getpid()}")
+    return {"pid": os.getpid()}

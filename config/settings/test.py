@@ -37,3 +37,12 @@ BACKROOM_TEST_RUN = _run
 CELERY_IMPORTS = ["tests.tasks"]
 # notifications (issue 5): email retry backoff in fractions of a second, so SMTP retry tests are quick.
 NOTIFICATIONS_RETRY_BASE_SECONDS = 0.2
+# reliability (issue 8): fault-injection workers (tests/reliability) are started with
+# CELERY_VISIBILITY_TIMEOUT=10 and CELERY_UNACKED_RESTORE_INTERVAL=1: they sweep for messages
+# held by a dead worker every second, so those are back in the queue within the visibility timeout
+# plus 1 s (kombu's default sweep runs every 10 s, throttled to 1 in 10). Unset, kombu's defaults stand.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1 if env("CELERY_UNACKED_RESTORE_INTERVAL", default="") else 10,
+}
