@@ -12,7 +12,9 @@
     const error = item.querySelector("[data-role=error]");
     if (error) { error.textContent = body.error || ""; error.hidden = !body.error; }
     if (body.state === "SUCCESS") {
-      text(item.querySelector("[data-role=size]"), " · " + body.rows + " rows");
+      const kb = body.bytes / 1024;
+      const size = kb < 1024 ? kb.toFixed(1) + " KB" : (kb / 1024).toFixed(1) + " MB";
+      text(item.querySelector("[data-role=size]"), " · " + body.rows.toLocaleString() + " rows · " + size);
     }
     const actions = item.querySelector("[data-role=actions]");
     if (actions && body.download_url) {
