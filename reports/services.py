@@ -182,14 +182,17 @@ def _fail(export: Export, message: str) -> None:
     """End the export FAILURE and make sure no file of it stays in storage."""
     _storage_delete_quietly(export.file.storage, export.storage_name)
     now = timezone.now()
-    Export.objects.filter(pk=export.pk, state__in=Export.ACTIVE_STATES).update(
-        state=Export.State.FAILURE,
-        file="",
-        error=message[:500],
-        finished_at=now,
-        # The row is history only; the cleanup job removes it with the successful ones.
-        expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
-    )
+    with transaction.atomic():
+        moved = Export.objects.filter(pk=export.pk, state__in=Export.ACTIVE_STATES).update(
+            state=Export.State.FAILURE,
+            file="",
+            error=message[:500],
+            finished_at=now,
+            # The row is history only; the cleanup job removes it with the successful ones.
+            expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
+        )
+        if moved:
+            transaction.on_commit(lambda: _notify_failed(export.pk))
 
 
 def _summary(export: Export) -> dict[str, Any]:
@@ -212,6 +215,23 @@ def _notify_ready(export_id: int) -> None:
             ),
             link=settings.SITE_URL + export_download_url(export=export),
             key=f"export:{export.pk}",
+        )
+    except Exception:
+        logger.exception("could not notify the owner of export %s", export_id)
+
+
+def _notify_failed(export_id: int) -> None:
+    try:
+        from notifications import services as notifications
+
+        export = Export.objects.select_related("owner").get(pk=export_id)
+        notifications.notify(
+            user=export.owner,
+            kind="export_failed",
+            title=f"Your {export.get_kind_display().lower()} export failed",
+            body=export.error,
+            link=reverse("reports:index"),
+            key=f"export-failed:{export.pk}",
         )
     except Exception:
         logger.exception("could not notify the owner of export %s", export_id)

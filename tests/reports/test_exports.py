@@ -483,6 +483,10 @@ def test_failed_export_ends_failure_with_a_message_and_no_file(celery_worker, us
     assert status["state"] == "FAILURE" and status["download_url"] is None and status["error"]
     page = owner_client.get("/reports/", **HTML).content.decode()
     assert "state-FAILURE" in page and export.error in page
+    from notifications.models import Notification
+
+    note = Notification.objects.get(recipient=user, kind="export_failed")
+    assert note.body == export.error and note.link == "/reports/"
 
 
 def test_too_many_rows_fails_cleanly_and_leaves_no_files(make_user, settings, tmp_path, monkeypatch):
@@ -553,3 +557,26 @@ def test_browser_form_post_redirects_to_the_page(celery_worker, user, owner_clie
     export = Export.objects.get(owner=user)
     wait_job(export.job.task_id)
     assert "is being prepared" in owner_client.get("/reports/", **HTML).content.decode()
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_production_servers_get_the_file_by_header(server, make_user, settings):
+    settings.PRIVATE_FILES_SERVER = server
+    owner = make_user("prod", email="")
+    make_job(owner, T0)
+    export = Export.objects.create(owner=owner, kind=Export.Kind.JOB_HISTORY)
+    services.export_build(export_id=export.pk)
+    export.refresh_from_db()
+    from django.test import Client
+
+    c = Client()
+    c.force_login(owner)
+    response = c.get(services.export_download_url(export=export), **HTML)
+    assert response.status_code == 200 and response.content == b""
+    assert response["Content-Type"] == XLSX_CONTENT_TYPE
+    assert response["Content-Disposition"].startswith('attachment; filename="job_history-')
+    if server == "nginx":
+        assert response["X-Accel-Redirect"] == "/_protected/" + export.file.name
+    else:
+        assert response["X-Sendfile"] == default_storage.path(export.file.name)
+    assert Export.objects.get(pk=export.pk).downloads == 1
