@@ -99,7 +99,8 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
     images: list[Image] = []
     try:
         with transaction.atomic():
-            batch = UploadBatch.objects.create(owner=owner) if len(stored) > 1 else None
+            # Every upload is a batch, one picture or many: its owner hears once when all are done.
+            batch = UploadBatch.objects.create(owner=owner)
             for upload, name in stored:
                 image = Image.objects.create(
                     owner=owner,

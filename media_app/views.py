@@ -169,7 +169,7 @@ def _upload(request, limiter: SizeLimitUploadHandler):
             "batch_id": batch_id,
         }
         return JsonResponse(body, status=202)
-    if batch_id is None:
+    if len(images) == 1:
         messages.success(request, "Uploaded. Your picture is being compressed.")
         return _see_other(reverse("media_app:detail", args=[first.pk]))
     messages.success(request, f"Uploaded {len(images)} pictures. We will tell you when all are ready.")

@@ -283,3 +283,16 @@ def test_admin_can_filter_and_rerun_compression(celery_worker, owner_client, pho
     assert wait_job(image.job.task_id).state == "SUCCESS"
     new = set(Rendition.objects.filter(image=image).values_list("file", flat=True))
     assert len(new) == 6 and not old & new
+
+
+def test_a_single_upload_also_notifies_once(celery_worker, owner_client, user, photos, wait_job):
+    from notifications.models import Notification
+
+    body = post_upload(owner_client, [photos / "Landscape_2.jpg"]).json()
+    assert set(body) >= {"image_id", "task_id", "status_url"}
+    assert wait_job(body["task_id"]).state == "SUCCESS"
+    deadline = time.monotonic() + 10
+    while not Notification.objects.filter(recipient=user).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [note] = Notification.objects.filter(recipient=user, kind="images_ready")
+    assert note.body == "1 image from your upload is ready."

@@ -1,0 +1,65 @@
+"""A compression killed by the hard time limit: the job and the image both end FAILED.
+
+The worker's main process kills the pool child, so no code runs in the child; Celery calls the
+task's on_failure in the main process, which is what settles the image row and its batch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from PIL import Image as PILImage
+
+from media_app.models import Image
+from tests.harness import ROOT, WorkerProcess, child_env
+from tests.media_app.test_broker_down import UPLOAD_SCRIPT
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_hard_time_limit_fails_the_job_and_the_image(user, photos, tmp_path, wait_job):
+    from config.core import devredis
+
+    big = tmp_path / "big.jpg"
+    with PILImage.open(photos / "Landscape_0.jpg") as im:
+        im.convert("RGB").resize((10000, 9000)).save(big, quality=90)
+
+    redis_proc, url = devredis.start_private_redis(data_dir=settings.VAR_DIR / f"redis-tl-{tmp_path.name}")
+    worker = WorkerProcess(
+        queues="media",
+        concurrency=1,
+        # A 90 MP photo with the slowest WebP method takes several seconds; the limit is 1 s
+        # (billiard checks limits about once a second, so the margin must be wide).
+        env={
+            "CELERY_BROKER_URL": url,
+            "CELERY_TASK_TIME_LIMIT": "1",
+            # No soft limit: the async pool arms the hard timer only after the soft one fires.
+            "CELERY_TASK_SOFT_TIME_LIMIT": "0",
+            "MEDIA_WEBP_METHOD": "6",
+            "MEDIA_MAX_PIXELS": "100000000",
+        },
+    )
+    try:
+        worker.start()
+        out = subprocess.run(
+            [sys.executable, "-c", UPLOAD_SCRIPT, user.username, str(big)],
+            cwd=ROOT,
+            env=child_env(CELERY_BROKER_URL=url, MEDIA_MAX_PIXELS="100000000"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        body = json.loads(out.stdout.strip().splitlines()[-1])["body"]
+        job = wait_job(body["task_id"], timeout=60)
+        assert job.state == "FAILURE" and job.error == "This job took too long and was stopped."
+        image = Image.objects.get(pk=body["image_id"])
+        assert image.state == "FAILED" and image.error == job.error
+        assert not image.renditions.exists()
+    finally:
+        worker.stop()
+        devredis.stop(redis_proc)
