@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from celery import states
-from django.db import transaction
+from django.db import connections, transaction
 from django_celery_results.backends.database import DatabaseBackend
 
 from .errors import human_message
@@ -50,6 +50,37 @@ class JobResultBackend(DatabaseBackend):
             return super().mark_as_failure(
                 task_id, exc, traceback, request, store_result, call_errbacks, state
             )
+
+    def _store_result(self, task_id, result, status, traceback=None, request=None, using=None):
+        """Write the TaskResult row in one INSERT … ON CONFLICT DO UPDATE.
+
+        django-celery-results does get_or_create (SELECT, SAVEPOINT, INSERT, RELEASE) and then a
+        save: four or five statements per task, run while mark_as_done holds the write lock.
+        The upsert stores the same fields in one. STARTED (date_started = now), and databases
+        without ON CONFLICT (…) DO UPDATE (MySQL), keep the original.
+        """
+        manager = self.TaskModel._default_manager.db_manager(using)
+        upsert = connections[manager.db].features.supports_update_conflicts_with_target
+        if status == states.STARTED or not upsert:
+            return super()._store_result(task_id, result, status, traceback, request, using)
+        content_type, content_encoding, encoded = self.encode_content(result)
+        meta = {**self._get_meta_from_request(request), "children": self.current_task_children(request)}
+        fields = {
+            "status": status,
+            "result": encoded,
+            "traceback": traceback,
+            "meta": self.encode_content(meta)[2],
+            "content_encoding": content_encoding,
+            "content_type": content_type,
+            **self._get_extended_properties(request, traceback),
+        }
+        manager.bulk_create(
+            [self.TaskModel(task_id=task_id, **fields)],
+            update_conflicts=True,
+            unique_fields=["task_id"],
+            update_fields=[*fields, "date_done"],
+        )
+        return encoded
 
     def mark_as_retry(
         self, task_id, exc, traceback=None, request=None, store_result=True, state=states.RETRY

@@ -111,6 +111,7 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
         state=State.STARTED,
         attempts=F("attempts") + 1,
         started_at=Coalesce(F("started_at"), Value(now)),
+        updated_at=now,
         sent_at=Coalesce(F("sent_at"), Value(now)),
     ):
         return StartDecision.RUN, None

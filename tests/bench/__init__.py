@@ -1,0 +1,1 @@
+"""`make bench`: Backroom measured against bare baselines in the same run. Not collected by pytest."""

@@ -1,0 +1,160 @@
+"""`make bench` (quick, a few minutes) and `make bench-full` (long variants).
+
+Every figure is a ratio against a baseline measured in the same run on the same machine, in
+rounds that interleave ours and the baseline; medians are reported. The run gets its own Redis
+(appendonly off), a fresh SQLite file and media folder under var/bench/, real Procfile workers and
+gunicorn on free ports. It prints a table and writes var/bench/results.json.
+
+    python -m tests.bench [--full] [--only NAME[,NAME…]] [--list]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+
+from .stack import BENCH_DIR, ROOT, cpu_model
+
+
+def measures():
+    """(name, function, unit, target) in run order; imported late, after Django is set up."""
+    from . import measures_core, measures_media, measures_reports
+
+    return [
+        ("enqueue_p99_vs_bare_send", measures_core.enqueue_latency, "ms", "<= 3.0"),
+        ("task_throughput_vs_bare_celery", measures_core.task_throughput, "jobs/s", ">= 0.30"),
+        ("status_p99_vs_bare_view", measures_media.status_latency, "ms", "<= 2.0"),
+        ("upload_p99_vs_bare_upload", measures_media.upload_latency, "ms", "<= 1.5"),
+        ("compress_vs_bare_pillow", measures_media.compress_time, "s", "<= 1.3"),
+        ("media_worker_rss_growth", measures_media.worker_rss_growth, "×", "<= 1.3"),
+        ("export_vs_bare_openpyxl", measures_reports.export_all, "rows/s", ">= 0.8"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench")
+    parser.add_argument("--full", action="store_true", help="long variants (1M rows, more rounds)")
+    parser.add_argument("--only", default="", help="comma-separated measure names (substrings)")
+    parser.add_argument("--small", action="store_true", help="tiny sizes, to develop the harness")
+    parser.add_argument("--list", action="store_true", help="list the measures and exit")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.bench"
+    # The bench's own broker and database, whatever the shell has configured.
+    for var in ("CELERY_BROKER_URL", "REDIS_URL", "BENCH_DATABASE_URL"):
+        os.environ.pop(var, None)
+    started = time.monotonic()
+
+    from config.core import devredis
+
+    _fresh(BENCH_DIR)
+    redis_proc, url = devredis.start_private_redis(data_dir=BENCH_DIR / "redis", appendonly=False)
+    os.environ["CELERY_BROKER_URL"] = url
+    os.environ["REDIS_URL"] = url
+    results = []
+    ctx = None
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        from .context import Context, Sizes
+        from .stats import failed
+
+        selected = [m for m in measures() if _wanted(m[0], args.only)]
+        if args.list:
+            for name, *_ in selected:
+                print(name)
+            return 0
+        print(f"bench: {'full' if args.full else 'quick'} run on {cpu_model()}, Redis at {url}", flush=True)
+        call_command("migrate", verbosity=0)
+        sizes = Sizes.small() if args.small else Sizes.for_run(args.full)
+        ctx = Context(sizes=sizes, redis_url=url)
+        ctx.setup()
+        for name, run, unit, target in selected:
+            t0 = time.monotonic()
+            print(f"bench: {name} …", flush=True)
+            try:
+                got = run(ctx)
+            except Exception as exc:
+                traceback.print_exc()
+                got = [failed(name, unit=unit, target=target, reason=f"{type(exc).__name__}: {exc}")]
+            for r in got:
+                print(f"bench:   {r.name}: {_line(r)}", flush=True)
+            print(f"bench:   ({time.monotonic() - t0:.0f} s)", flush=True)
+            results.extend(got)
+    finally:
+        if ctx is not None:
+            ctx.close()
+        devredis.stop(redis_proc)
+    return _report(results, full=args.full, seconds=time.monotonic() - started)
+
+
+def _wanted(name: str, only: str) -> bool:
+    return not only or any(part.strip() and part.strip() in name for part in only.split(","))
+
+
+def _fresh(path) -> None:
+    """A new database, media folder and logs for each run; results.json of older runs is kept."""
+    path.mkdir(parents=True, exist_ok=True)
+    for child in path.iterdir():
+        if child.name in ("results.json", "images"):
+            continue
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _line(r) -> str:
+    from .stats import fmt
+
+    parts = [f"{fmt(r.value)} {r.unit}"]
+    if r.baseline is not None:
+        parts.append(f"baseline {fmt(r.baseline)}")
+        parts.append(f"ratio {fmt(r.ratio)}")
+    parts.append(f"target {r.target}: {'holds' if r.holds else 'DOES NOT HOLD'}")
+    if r.note:
+        parts.append(f"[{r.note}]")
+    return ", ".join(parts)
+
+
+def _report(results, *, full: bool, seconds: float) -> int:
+    from .stats import table
+
+    targets = [r for r in results if r.target != "info"]
+    payload = {
+        "cpu_model": cpu_model(),
+        "cpus": os.cpu_count(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "full" if full else "quick",
+        "seconds": round(seconds),
+        "results": [r.as_json() for r in results],
+    }
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    (BENCH_DIR / "results.json").write_text(json.dumps(payload, indent=2, default=str))
+    print()
+    print(f"Backroom benchmarks — {payload['cpu_model']} ({payload['cpus']} CPUs), {payload['date']}")
+    print(table(targets))
+    info = [r for r in results if r.target == "info"]
+    if info:
+        print()
+        print("For information (fastest peers on the same work):")
+        print(table(info))
+    holding = sum(1 for r in targets if r.holds)
+    print()
+    print(f"{holding} of {len(targets)} targets hold; {seconds:.0f} s; written to var/bench/results.json")
+    return 0 if holding == len(targets) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
