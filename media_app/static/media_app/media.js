@@ -83,8 +83,10 @@
         let body = {};
         try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
         if (xhr.status === 202) {
-          window.location.href = body.batch_id ? form.dataset.galleryUrl + "?batch=" + body.batch_id
-                                               : form.dataset.detailUrl.replace("/0/", "/" + body.image_id + "/");
+          // One picture: its own page; several: the batch's gallery.
+          const several = body.images && body.images.length > 1;
+          window.location.href = several ? form.dataset.galleryUrl + "?batch=" + body.batch_id
+                                         : form.dataset.detailUrl.replace("/0/", "/" + body.image_id + "/");
         } else if (xhr.status === 400 && body.errors) {
           bar.hidden = true;
           showErrors(Object.values(body.errors).flat());

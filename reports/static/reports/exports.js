@@ -8,7 +8,9 @@
     text(state, body.state);
     if (state) state.className = "state state-" + body.state;
     const bar = item.querySelector("[data-role=progress]");
-    if (bar) bar.remove();
+    // A finished export keeps its full bar beside the Download button; a failed one loses it.
+    if (bar && body.state === "SUCCESS") { bar.value = 100; bar.textContent = "100%"; }
+    else if (bar) bar.remove();
     const error = item.querySelector("[data-role=error]");
     if (error) { error.textContent = body.error || ""; error.hidden = !body.error; }
     if (body.state === "SUCCESS") {

@@ -1,0 +1,127 @@
+"""A person's path through Backroom in Chromium, with a real worker, Redis and SMTP server.
+
+Each step saves a screenshot under the test's tmp dir (pytest --basetemp to keep them).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "a-long-passphrase-42"
+
+
+def sign_up(page, username: str) -> None:
+    page.goto("/accounts/signup/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=email]", f"{username}@example.com")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("button:has-text('Sign up')")
+    page.wait_for_selector(f"text=Welcome, {username}")
+
+
+def badge_count(page) -> int:
+    badge = page.locator("#unread-badge")
+    return 0 if badge.is_hidden() else int(badge.inner_text())
+
+
+def test_a_persons_path(page, browser, live_server, celery_worker, smtp, testdata, shots):
+    photos = testdata / "images" / "photos"
+
+    # Sign up, and the welcome email arrives with both parts.
+    sign_up(page, "dana")
+    shots(page, "signed-up")
+    [welcome] = smtp.wait_for(1)
+    assert welcome["to"] == ["dana@example.com"]
+    parts = {p.get_content_type() for p in welcome["message"].walk()}
+    assert {"text/plain", "text/html"} <= parts
+
+    # Upload two photos; their thumbnails appear without a reload.
+    page.goto("/media/upload/")
+    shots(page, "upload-page")
+    page.set_input_files(
+        "input[name=image]", [str(photos / "Landscape_6.jpg"), str(photos / "Portrait_8.jpg")]
+    )
+    page.wait_for_selector("#previews img >> nth=1")
+    shots(page, "previews")
+    page.click("button:has-text('Upload')")
+    page.wait_for_url("**/media/?batch=*")
+    page.evaluate("window.__noReload = true")
+    shots(page, "gallery-processing")
+    page.wait_for_function(
+        "document.querySelectorAll('#gallery .state-SUCCESS').length === 2", timeout=90_000
+    )
+    page.wait_for_function(
+        "[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert page.evaluate("window.__noReload") is True, "the gallery reloaded instead of updating"
+    shots(page, "gallery-ready")
+
+    # The badge counts the notifications (welcome + images ready) without a reload.
+    page.evaluate("window.backroomRefreshBadge && window.backroomRefreshBadge()")
+    page.wait_for_function("document.getElementById('unread-badge').textContent.trim() === '2'")
+    shots(page, "badge")
+
+    # A broken file: the person reads a clear error.
+    page.goto("/media/upload/")
+    page.set_input_files("input[name=image]", str(testdata / "images" / "pillow" / "broken_data_stream.png"))
+    page.click("button:has-text('Upload')")
+    # Refused at upload (a form error) or failed on the worker (the image page says why).
+    page.wait_for_selector("#upload-errors:not([hidden]), [role=alert]", timeout=60_000)
+    body = page.inner_text("main")
+    assert re.search(r"(damaged|could not|can.t|cannot|not an image)", body, re.I), body
+    assert "Traceback" not in body
+    shots(page, "broken-file")
+
+    # An export: its progress bar reaches 100 %, and the download opens with openpyxl.
+    page.goto("/reports/")
+    page.select_option("select[name=kind]", "media_inventory")
+    page.click("button:has-text('Prepare export')")
+    page.wait_for_selector(".export")
+    shots(page, "export-requested")
+    page.wait_for_selector(".export a.button:has-text('Download')", timeout=90_000)
+    assert page.locator(".export progress").first.evaluate("p => p.value") == 100
+    shots(page, "export-ready")
+    with page.expect_download() as info:
+        page.click(".export a.button:has-text('Download')")
+    download = info.value
+    assert re.fullmatch(r"media_inventory-\d{4}-\d{2}-\d{2}\.xlsx", download.suggested_filename)
+    sheet = load_workbook(io.BytesIO(open(download.path(), "rb").read()), read_only=True).active
+    rows = list(sheet.values)
+    assert len(rows) == 1 + 3  # header + the two photos + the broken upload (failed)
+    assert "Title" in rows[0][0] or rows[0][0]
+
+    # Another person opens dana's image URL: the not-found page, nothing of dana's.
+    from media_app.models import Image
+
+    image_url = f"/media/{Image.objects.filter(owner__username='dana').first().pk}/"
+    other = browser.new_context(base_url=live_server.url)
+    try:
+        intruder = other.new_page()
+        sign_up(intruder, "eve")
+        response = intruder.goto(image_url)
+        assert response.status == 404
+        assert intruder.locator("h1").inner_text() == "Not found"
+        assert "Landscape" not in intruder.content()
+        shots(intruder, "other-user-not-found")
+    finally:
+        other.close()
+
+
+def test_pages_fit_a_phone(phone_page, user, shots):
+    page = phone_page
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "pw-123456!")
+    page.click("button:has-text('Log in')")
+    for path in ["/media/", "/media/upload/", "/reports/", "/notifications/", "/notifications/preferences/"]:
+        page.goto(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+        shots(page, path.strip("/").replace("/", "-") or "home")
