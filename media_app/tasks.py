@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from config.core.errors import HumanError, TransientError, human_message
+from config.core.errors import HumanError, TransientError
 from config.core.jobtask import JobTask
 
 from . import selectors, services
@@ -13,13 +13,11 @@ from . import selectors, services
 class CompressImageTask(JobTask):
     abstract = True
 
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        # Every final failure lands here, including a soft time limit and a job given up after
+    def settle_failure(self, message: str, task_id: str, image_id: int | None = None, **kwargs) -> None:
+        # Every final failure lands here, including a hard time limit and a job given up after
         # crashing its worker: the image shows the same sentence as its job.
-        image_id = args[0] if args else kwargs.get("image_id")
         if image_id is not None:
-            services.image_fail(image_id=image_id, task_id=task_id, error=human_message(exc))
-        super().on_failure(exc, task_id, args, kwargs, einfo)
+            services.image_fail(image_id=image_id, task_id=task_id, error=message)
 
 
 @shared_task(

@@ -178,6 +178,13 @@ def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[st
     return _summary(export)
 
 
+def export_fail(*, export_id: int, message: str) -> None:
+    """End an export FAILURE from outside its build (a hard time limit, a crash loop)."""
+    export = Export.objects.filter(pk=export_id, state__in=Export.ACTIVE_STATES).first()
+    if export is not None:
+        _fail(export, message)
+
+
 def _fail(export: Export, message: str) -> None:
     """End the export FAILURE and make sure no file of it stays in storage."""
     _storage_delete_quietly(export.file.storage, export.storage_name)

@@ -42,6 +42,19 @@ class JobTask(DjangoTask):
         self._progress_at = 0.0
         return super().__call__(*args, **kwargs)
 
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Celery calls this on every final failure, including in the worker's main process after
+        # a hard time limit, where none of the task's own code runs.
+        from .errors import human_message
+
+        try:
+            self.settle_failure(human_message(exc), task_id, *args, **kwargs)
+        finally:
+            super().on_failure(exc, task_id, args, kwargs, einfo)
+
+    def settle_failure(self, message: str, task_id: str, *args, **kwargs) -> None:
+        """Override to mark the task's business row failed (the job row is settled already)."""
+
     def progress(self, current: int, total: int, *, force: bool = False) -> None:
         """Report progress, at most a few times a second (every call is a database write)."""
         from . import services
