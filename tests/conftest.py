@@ -25,6 +25,19 @@ def pytest_configure(config):
         )
 
 
+def pytest_collection_modifyitems(config, items):
+    """Without Chromium, skip exactly the browser tests, by name, and say how to get it."""
+    from tests.browser.conftest import HAVE_CHROMIUM, INSTALL_HINT
+
+    if HAVE_CHROMIUM:
+        return
+    skipped = [item for item in items if "browser" in item.keywords]
+    for item in skipped:
+        item.add_marker(pytest.mark.skip(reason=INSTALL_HINT))
+    if skipped:
+        print(f"\n{INSTALL_HINT}\nSkipping browser tests: " + ", ".join(i.nodeid for i in skipped))
+
+
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     assert TESTDATA.is_dir(), f"test data not found at {TESTDATA}"

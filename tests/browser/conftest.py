@@ -21,18 +21,6 @@ INSTALL_HINT = (
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def pytest_collection_modifyitems(config, items):
-    if HAVE_CHROMIUM:
-        return
-    skipped = []
-    for item in items:
-        if "browser" in item.keywords:
-            item.add_marker(pytest.mark.skip(reason=INSTALL_HINT))
-            skipped.append(item.nodeid)
-    if skipped:
-        print(f"\n{INSTALL_HINT}\nSkipping browser tests: " + ", ".join(skipped))
-
-
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
