@@ -211,7 +211,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "socket_connect_timeout": 1,
     "socket_timeout": 10,
-    "retry_on_timeout": True,
+    # No silent reconnect inside redis-py: with it, a cut pub/sub connection (remote control) came
+    # back on a new socket kombu never registered, and the worker hung until a broadcast arrived
+    # (tests/reliability, CLIENT KILL). Without it kombu sees the error and reconnects everything.
+    "retry_on_timeout": False,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
