@@ -8,13 +8,19 @@ the backend is called on every path, including a hard time limit handled by the 
 
 from __future__ import annotations
 
+import logging
 import time
 
 from celery.contrib.django.task import DjangoTask
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Reject, Retry
 from django.conf import settings
 
+from . import leases
 from .errors import MESSAGE_CRASHED, HumanError
+
+logger = logging.getLogger(__name__)
+# A delivery of a job that is running elsewhere comes back after this many seconds.
+LEASE_RECHECK_SECONDS = 10
 
 
 class JobAttemptsExhausted(HumanError):
@@ -33,14 +39,42 @@ class JobTask(DjangoTask):
         task_id = self.request.id
         if task_id is None or self.request.is_eager:
             return super().__call__(*args, **kwargs)
-        decision, job = services.job_start(task_id=task_id, task_name=self.name)
-        if decision == services.StartDecision.SKIP:
-            # A late duplicate of a finished job: leave its result and its row as they are.
+        self._lease = leases.acquire(task_id, self._hard_limit())
+        if self._lease is None:
+            # This job is running right now elsewhere (Redis redelivered its message): look again
+            # later, when it is final (skipped) or its holder has died (taken over), never run twice.
+            self._look_again_later(args, kwargs)
             raise Ignore()
-        if decision == services.StartDecision.GIVE_UP:
-            raise JobAttemptsExhausted(MESSAGE_CRASHED.format(n=job.interrupted))
-        self._progress_at = 0.0
-        return super().__call__(*args, **kwargs)
+        try:
+            decision, job = services.job_start(task_id=task_id, task_name=self.name)
+            if decision == services.StartDecision.SKIP:
+                # A late duplicate of a finished job: leave its result and its row as they are.
+                raise Ignore()
+            if decision == services.StartDecision.GIVE_UP:
+                raise JobAttemptsExhausted(MESSAGE_CRASHED.format(n=job.interrupted))
+            self._progress_at = 0.0
+            return super().__call__(*args, **kwargs)
+        except (Ignore, Retry, Reject):
+            # after_return is not called for these; SUCCESS and FAILURE release it there, once the
+            # outcome is stored, so no redelivery can slip in between.
+            leases.release(task_id, self._lease)
+            raise
+
+    def after_return(self, status, retval, task_id, args, kwargs, einfo):
+        leases.release(task_id, getattr(self, "_lease", None))
+        super().after_return(status, retval, task_id, args, kwargs, einfo)
+
+    def _hard_limit(self) -> float:
+        limits = [self.time_limit, self.app.conf.task_time_limit, *(self.request.timelimit or ())]
+        return max([float(x) for x in limits if x] or [3600.0])
+
+    def _look_again_later(self, args, kwargs) -> None:
+        try:
+            self.apply_async(
+                args=args, kwargs=kwargs, task_id=self.request.id, countdown=LEASE_RECHECK_SECONDS
+            )
+        except Exception as exc:  # the running execution settles the job anyway
+            logger.warning("job %s: could not re-queue a duplicate delivery: %s", self.request.id, exc)
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         # Celery calls this on every final failure, including in the worker's main process after

@@ -100,7 +100,9 @@ class Scenario:
         if task_name == "tests.ledger":
             kwargs.setdefault("path", str(self.ledger))
         with publishing_to(self.broker.url), transaction.atomic():
-            job = services.job_create(owner=self.owner, kind="reliability", task_name=task_name, kwargs=kwargs)
+            job = services.job_create(
+                owner=self.owner, kind="reliability", task_name=task_name, kwargs=kwargs
+            )
         self.task_ids.append(job.task_id)
         return job
 
@@ -174,7 +176,9 @@ class Scenario:
         record_figures(self.figures)
         assert not pending, f"{self.name}: {len(pending)} job(s) never finished: {pending[:5]}"
         assert not duplicated, f"{self.name}: side effect done twice for {duplicated}"
-        assert not succeeded_without_effect, f"{self.name}: SUCCESS without its work: {succeeded_without_effect}"
+        assert not succeeded_without_effect, (
+            f"{self.name}: SUCCESS without its work: {succeeded_without_effect}"
+        )
         return jobs
 
 
@@ -187,7 +191,13 @@ def record_figures(figures: dict) -> None:
             runs = json.loads(path.read_text())
         except ValueError:
             runs = []
-    figures = {**figures, "run": settings.BACKROOM_TEST_RUN, "database": settings.DATABASES["default"]["ENGINE"]}
-    runs = [r for r in runs if not (r.get("run") == figures["run"] and r.get("scenario") == figures["scenario"])]
+    figures = {
+        **figures,
+        "run": settings.BACKROOM_TEST_RUN,
+        "database": settings.DATABASES["default"]["ENGINE"],
+    }
+    runs = [
+        r for r in runs if not (r.get("run") == figures["run"] and r.get("scenario") == figures["scenario"])
+    ]
     runs.append(figures)
     path.write_text(json.dumps(runs[-200:], indent=1))
