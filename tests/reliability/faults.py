@@ -94,6 +94,7 @@ class Scenario:
     faults: int = 0
     started_at: float = field(default_factory=time.monotonic)
     figures: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
 
     def submit(self, task_name: str = "tests.ledger", **kwargs) -> Job:
         """Write a job and publish it to the private broker, as a view's service would."""
@@ -111,8 +112,9 @@ class Scenario:
 
     def note(self, **figures) -> None:
         """Add measured figures (recorded again if the scenario has settled already)."""
-        self.figures.update(figures)
-        if "scenario" in self.figures:
+        self.notes.update(figures)
+        if self.figures:
+            self.figures.update(figures)
             record_figures(self.figures)
 
     # --- the ledger written by tests.ledger ---------------------------------------------------
@@ -171,7 +173,7 @@ class Scenario:
             "duplicated": len(duplicated),
             "states": dict(states),
             "seconds": round(time.monotonic() - self.started_at, 1),
-            **self.figures,
+            **self.notes,
         }
         record_figures(self.figures)
         assert not pending, f"{self.name}: {len(pending)} job(s) never finished: {pending[:5]}"
