@@ -13,6 +13,7 @@ import time
 
 from celery.contrib.django.task import DjangoTask
 from celery.exceptions import Ignore, Reject, Retry
+from django import db
 from django.conf import settings
 
 from . import leases
@@ -46,14 +47,20 @@ class JobTask(DjangoTask):
             self._look_again_later(args, kwargs)
             raise Ignore()
         try:
-            decision, job = services.job_start(task_id=task_id, task_name=self.name)
-            if decision == services.StartDecision.SKIP:
-                # A late duplicate of a finished job: leave its result and its row as they are.
-                raise Ignore()
-            if decision == services.StartDecision.GIVE_UP:
-                raise JobAttemptsExhausted(MESSAGE_CRASHED.format(n=job.interrupted))
-            self._progress_at = 0.0
-            return super().__call__(*args, **kwargs)
+            try:
+                decision, job = services.job_start(task_id=task_id, task_name=self.name)
+                if decision == services.StartDecision.SKIP:
+                    # A late duplicate of a finished job: leave its result and its row as they are.
+                    raise Ignore()
+                if decision == services.StartDecision.GIVE_UP:
+                    raise JobAttemptsExhausted(MESSAGE_CRASHED.format(n=job.interrupted))
+                self._progress_at = 0.0
+                return super().__call__(*args, **kwargs)
+            except (db.OperationalError, db.InterfaceError) as exc:
+                # The database went away under the task (a restart, a failover, a lock timeout):
+                # drop the dead connection and run the job again shortly, on a fresh one.
+                db.connections.close_all()
+                raise self.retry(exc=exc, countdown=self.backoff(self.request.retries)) from exc
         except (Ignore, Retry, Reject):
             # after_return is not called for these; SUCCESS and FAILURE release it there, once the
             # outcome is stored, so no redelivery can slip in between.
