@@ -14,6 +14,8 @@ from django.conf import settings
 
 from tests.harness import SMTPRecorder, WorkerProcess, wait_for_job
 
+pytest_plugins = ["tests.browser.fixtures"]
+
 TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
 
 
@@ -27,7 +29,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """Without Chromium, skip exactly the browser tests, by name, and say how to get it."""
-    from tests.browser.conftest import HAVE_CHROMIUM, INSTALL_HINT
+    from tests.browser.fixtures import HAVE_CHROMIUM, INSTALL_HINT
 
     if HAVE_CHROMIUM:
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, HAVE_CHROMIUM, INSTALL_HINT, browser, shots  # noqa: F401
+from tests.browser.fixtures import HAVE_CHROMIUM, INSTALL_HINT
 
 pytestmark = [
     pytest.mark.browser,
@@ -13,7 +13,7 @@ pytestmark = [
 ]
 
 
-def open_page(browser, live_server, *, javascript: bool):  # noqa: F811
+def open_page(browser, live_server, *, javascript: bool):
     context = browser.new_context(
         base_url=live_server.url,
         viewport={"width": 390, "height": 844},
@@ -35,12 +35,12 @@ def log_in(page, user):
 
 
 def test_several_photos_with_previews_then_live_tiles(
-    browser,  # noqa: F811
+    browser,
     live_server,
     celery_worker,
     user,
     photos,
-    shots,  # noqa: F811
+    shots,
 ):
     context, page = open_page(browser, live_server, javascript=True)
     try:
@@ -67,7 +67,7 @@ def test_several_photos_with_previews_then_live_tiles(
         context.close()
 
 
-def test_upload_and_result_without_javascript(browser, live_server, celery_worker, user, photos, shots):  # noqa: F811
+def test_upload_and_result_without_javascript(browser, live_server, celery_worker, user, photos, shots):
     context, page = open_page(browser, live_server, javascript=False)
     try:
         log_in(page, user)

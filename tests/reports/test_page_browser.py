@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from openpyxl import load_workbook
 
-from tests.browser.conftest import CHROMIUM, HAVE_CHROMIUM, INSTALL_HINT, browser, shots  # noqa: F401
+from tests.browser.fixtures import HAVE_CHROMIUM, INSTALL_HINT
 
 pytestmark = [
     pytest.mark.browser,
@@ -14,7 +14,7 @@ pytestmark = [
 ]
 
 
-def open_page(browser, live_server, *, phone=False, javascript=True):  # noqa: F811
+def open_page(browser, live_server, *, phone=False, javascript=True):
     size = {"width": 390, "height": 844} if phone else {"width": 1200, "height": 900}
     context = browser.new_context(
         base_url=live_server.url,
@@ -36,7 +36,7 @@ def log_in(page, username: str) -> None:
     page.wait_for_load_state()
 
 
-def test_ask_watch_and_download(browser, live_server, celery_worker, user, shots):  # noqa: F811
+def test_ask_watch_and_download(browser, live_server, celery_worker, user, shots):
     context, page = open_page(browser, live_server)
     try:
         log_in(page, user.username)
@@ -60,7 +60,7 @@ def test_ask_watch_and_download(browser, live_server, celery_worker, user, shots
         context.close()
 
 
-def test_works_without_javascript_on_a_phone(browser, live_server, celery_worker, user, shots):  # noqa: F811
+def test_works_without_javascript_on_a_phone(browser, live_server, celery_worker, user, shots):
     context, page = open_page(browser, live_server, phone=True, javascript=False)
     try:
         log_in(page, user.username)
