@@ -122,7 +122,10 @@ def _line(r) -> str:
     if r.baseline is not None:
         parts.append(f"baseline {fmt(r.baseline)}")
         parts.append(f"ratio {fmt(r.ratio)}")
-    parts.append(f"target {r.target}: {'holds' if r.holds else 'DOES NOT HOLD'}")
+    if r.holds is None:
+        parts.append("for information")
+    else:
+        parts.append(f"target {r.target}: {'holds' if r.holds else 'DOES NOT HOLD'}")
     if r.note:
         parts.append(f"[{r.note}]")
     return ", ".join(parts)

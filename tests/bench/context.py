@@ -20,7 +20,7 @@ class Sizes:
 
     full: bool = False
     rounds: int = 3
-    throughput_batches: int = 4
+    throughput_batches: int = 15
     throughput_batch: int = 100
     enqueue_calls: int = 200
     status_seconds: float = 8.0
@@ -36,7 +36,7 @@ class Sizes:
     def small(cls) -> Sizes:
         return cls(
             rounds=2,
-            throughput_batches=2,
+            throughput_batches=4,
             throughput_batch=30,
             enqueue_calls=50,
             status_seconds=3.0,
@@ -55,7 +55,7 @@ class Sizes:
         return cls(
             full=True,
             rounds=5,
-            throughput_batches=8,
+            throughput_batches=40,
             throughput_batch=150,
             enqueue_calls=500,
             status_seconds=20.0,
@@ -139,29 +139,39 @@ class Context:
             raise RuntimeError(f"{method} {path} answered {status}: {data[:300]!r}")
         return elapsed
 
-    def pollers(self, path: str, *, count: int, seconds: float, interval: float) -> list[float]:
-        """``count`` clients polling ``path`` every ``interval`` s for ``seconds``; latencies in s."""
-        latencies: list[float] = []
+    def pollers(
+        self, paths: list[str], *, count: int, seconds: float, interval: float
+    ) -> dict[str, list[float]]:
+        """``count`` clients, each asking for ``paths`` in turn every ``interval`` s for ``seconds``.
+
+        Every client alternates between the paths, so each path is measured under exactly the
+        same load at the same moments. Returns the latencies (s) per path.
+        """
+        latencies: dict[str, list[float]] = {p: [] for p in paths}
         errors: list[str] = []
         lock = threading.Lock()
         start = time.monotonic()
 
         def poll(i: int) -> None:
             conn = self.connection()
-            mine = []
+            mine: dict[str, list[float]] = {p: [] for p in paths}
             # Spread the first requests over one interval, as clients arriving at random would.
             time.sleep(interval * i / count)
+            n = i
             try:
                 while time.monotonic() - start < seconds:
                     t0 = time.monotonic()
-                    mine.append(self.timed(conn, "GET", path))
+                    path = paths[n % len(paths)]
+                    mine[path].append(self.timed(conn, "GET", path))
+                    n += 1
                     time.sleep(max(0.0, interval - (time.monotonic() - t0)))
             except Exception as exc:  # reported below: a failed poller invalidates the round
                 errors.append(repr(exc))
             finally:
                 conn.close()
                 with lock:
-                    latencies.extend(mine)
+                    for p in paths:
+                        latencies[p].extend(mine[p])
 
         threads = [threading.Thread(target=poll, args=(i,), daemon=True) for i in range(count)]
         for t in threads:

@@ -15,7 +15,7 @@ CONSTANT = {"task_id": "00000000-0000-0000-0000-000000000000", "state": "STARTED
 @require_POST
 def bare_upload(request):
     """Receive the multipart upload and save it: no checks, no rows, no task."""
-    upload = request.FILES["file"]
+    upload = request.FILES["image"]
     name = default_storage.save(f"bench-bare/{upload.name}", upload)
     return JsonResponse({"name": name}, status=201)
 
