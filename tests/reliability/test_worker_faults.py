@@ -106,3 +106,95 @@ def test_hard_time_limit_fails_took_too_long_and_child_is_replaced(scenario, wor
     children_after = set(w.child_pids())
     assert len(children_after) == len(children_before) == 1
     assert children_after != children_before  # the child that hung was killed and replaced
+
+
+def wait_progress(task_id: str, timeout: float = 60) -> Job:
+    """Until the job has reported progress: its worker is in the middle of the real work."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Job.objects.get(task_id=task_id)
+        if job.state == "PROGRESS" and job.progress_current:
+            return job
+        assert not job.is_final, f"{task_id} finished before it could be interrupted"
+        time.sleep(0.02)
+    raise AssertionError(f"{task_id} reported no progress within {timeout}s")
+
+
+def test_pool_child_killed_mid_compression_leaves_one_set_of_renditions(scenario, workers, owner_client):
+    """Scenario 1 on the real media task: SIGKILL the pool process while it compresses a large
+    picture; the job is redelivered, completes, and the image has exactly one set of renditions."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image as PILImage
+
+    from media_app.models import Image
+    from tests.harness import publishing_to
+
+    s = scenario("worker child killed mid-compression")
+    w = workers(queues="media,notifications,default", concurrency=1)
+    buf = io.BytesIO()
+    PILImage.linear_gradient("L").resize((6000, 4500)).convert("RGB").save(buf, "PNG")
+    with publishing_to(s.broker.url):
+        body = owner_client.post(
+            "/media/upload/",
+            {"image": SimpleUploadedFile("big.png", buf.getvalue(), "image/png")},
+            HTTP_ACCEPT="application/json",
+        ).json()
+    s.task_ids.append(body["task_id"])
+    wait_progress(body["task_id"])
+    (child,) = w.child_pids()
+    kill(child)
+    s.fault()
+    done = s.settle(timeout=120)
+    job = done[body["task_id"]]
+    assert job.state == "SUCCESS" and job.interrupted == 1 and job.attempts == 2
+    image = Image.objects.get(pk=body["image_id"])
+    renditions = list(image.renditions.all())
+    assert image.state == "READY" and len(renditions) == len({(r.name, r.format) for r in renditions}) == 6
+    assert all(r.file.storage.exists(r.file.name) for r in renditions)
+    folders = {r.file.name.rsplit("/", 2)[0] for r in renditions}
+    assert len(folders) == 1  # one set, written by one execution
+
+
+def test_pool_child_killed_mid_export_leaves_one_file(scenario, workers, user):
+    """Scenario 1 on the real export task: SIGKILL the pool process while it writes a large
+    workbook; the export is rebuilt and exactly one file is stored for it."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from reports.models import Export
+    from reports.services import export_request
+    from tests.harness import publishing_to
+
+    s = scenario("worker child killed mid-export")
+    now = timezone.now()
+    Job.objects.bulk_create(
+        [
+            Job(
+                task_id=f"history-{i}",
+                owner=user,
+                kind="history",
+                task_name="x",
+                state="SUCCESS",
+                created_at=now,
+            )
+            for i in range(60_000)
+        ],
+        batch_size=5000,
+    )
+    w = workers(queues="reports,notifications,default", concurrency=1)
+    with publishing_to(s.broker.url):
+        export = export_request(user=user, kind="job_history")
+    s.task_ids.append(export.job.task_id)
+    wait_progress(export.job.task_id)
+    (child,) = w.child_pids()
+    kill(child)
+    s.fault()
+    done = s.settle(timeout=180)
+    job = done[export.job.task_id]
+    assert job.state == "SUCCESS" and job.interrupted == 1
+    export = Export.objects.get(pk=export.pk)
+    assert export.state == "SUCCESS" and export.rows == 60_000
+    stored = sorted(p.name for p in (settings.MEDIA_ROOT / "exports").iterdir())
+    assert stored == [export.file.name.rsplit("/", 1)[1]]
