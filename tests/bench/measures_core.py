@@ -166,6 +166,7 @@ class MediaLoad:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._feed, daemon=True)
         self.sent = 0
+        self.error: BaseException | None = None
 
     def _feed(self) -> None:
         from django.db import connection
@@ -178,8 +179,14 @@ class MediaLoad:
                     self.sent += 1
                 else:
                     time.sleep(0.05)
+        except BaseException as exc:  # raised again when the measure ends
+            self.error = exc
         finally:
             connection.close()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"the media load stopped: {self.error!r}") from self.error
 
     def __enter__(self) -> MediaLoad:
         self._thread.start()
@@ -189,6 +196,7 @@ class MediaLoad:
         self._stop.set()
         self._thread.join()
         self.ctx.purge("media")
+        self.check()
 
 
 def burn_task(ctx: Context):
@@ -230,18 +238,24 @@ def status_latency(ctx: Context, make_media_task=None, load_label: str = "CPU-bu
     busy = []
     with ctx.worker("worker_media") as media:
         make = make_media_task or burn_task(ctx)
-        with MediaLoad(ctx, make):
+        with MediaLoad(ctx, make) as load:
             time.sleep(3)  # both processes picked a task
+            # Warm-up: every gunicorn worker thread has imported its views and opened its connection.
+            ctx.pollers(
+                [ours_path, bare_path, public_path], count=s.status_pollers, seconds=2, interval=interval
+            )
             children = media.pool_children()
             for c in children:
                 c.cpu_percent(None)
             for _ in range(s.rounds):
                 got = ctx.pollers(
-                    [ours_path, bare_path, public_path],
+                    # The constant view without login is for information: asked half as often.
+                    [ours_path, bare_path, public_path, bare_path, ours_path],
                     count=s.status_pollers,
                     seconds=s.status_seconds,
                     interval=interval,
                 )
+                load.check()
                 pairs.append((percentile(got[ours_path], 99) * 1000, percentile(got[bare_path], 99) * 1000))
                 public.append(percentile(got[public_path], 99) * 1000)
             for c in children:
