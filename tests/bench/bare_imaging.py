@@ -8,6 +8,7 @@ read from a file and the six outputs are written to files, as the worker does wi
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -57,6 +58,8 @@ def pillow_renditions(src: Path, out_dir: Path) -> int:
 def vips_renditions(src: Path, out_dir: Path) -> int:
     """pyvips: shrink-on-load to the largest size, then each smaller one from it."""
     import pyvips
+
+    logging.getLogger("pyvips").setLevel(logging.WARNING)  # it narrates every operation at INFO
 
     out_dir.mkdir(parents=True, exist_ok=True)
     data = src.read_bytes()
