@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.bench"
-    # The bench's own broker and database, whatever the shell has configured.
-    for var in ("CELERY_BROKER_URL", "REDIS_URL", "BENCH_DATABASE_URL"):
+    # The bench's own broker, whatever the shell has configured. The database is a fresh SQLite
+    # file under var/bench/ unless BENCH_DATABASE_URL names another one.
+    for var in ("CELERY_BROKER_URL", "REDIS_URL"):
         os.environ.pop(var, None)
     started = time.monotonic()
 
