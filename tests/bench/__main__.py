@@ -65,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import django
 
+        # This process enqueues jobs as the web process does, so it takes web's SQLite setting
+        # (no checkpoints inside requests; see the Procfile). Its children keep the default.
+        os.environ["SQLITE_WAL_AUTOCHECKPOINT"] = "0"
         django.setup()
+        del os.environ["SQLITE_WAL_AUTOCHECKPOINT"]
         from django.core.management import call_command
 
         from .context import Context, Sizes

@@ -37,10 +37,14 @@ def procfile_command(process: str, **variables: str) -> list[str]:
 
     command = re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", fill, command)
     argv = shlex.split(command)
+    # Leading VAR=value words set the process's environment, as the shell does.
+    assignments = []
+    while argv and re.fullmatch(r"[A-Za-z_]\w*=.*", argv[0]):
+        assignments.append(argv.pop(0))
     # The virtualenv's own executables, as `make run` does.
     if (BIN / argv[0]).exists():
         argv[0] = str(BIN / argv[0])
-    return argv
+    return ["env", *assignments, *argv] if assignments else argv
 
 
 def child_env(**extra: str) -> dict[str, str]:
