@@ -12,9 +12,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=3)
 # No collectstatic in tests.
-STORAGES["staticfiles"] = {
-    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-}
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 # Each pytest session gets its own test database and media folder, so two sessions can run at once.
 _run = env("BACKROOM_TEST_RUN", default=str(os.getpid()))
