@@ -11,11 +11,11 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config.core.middleware import wants_json
+from config.core.serving import private_file_response
 
 from . import imaging, selectors, services
 from .forms import UploadForm
 from .models import Image, Rendition
-from .serving import private_file_response
 from .uploads import SizeLimitUploadHandler
 
 GALLERY_PAGE_SIZE = 48

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -12,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from config.core.middleware import wants_html
+from config.core.serving import private_file_response
 
 from . import selectors, services
 from .excel import XLSX_CONTENT_TYPE
@@ -164,24 +163,15 @@ def _refused(request, status: int, title: str, message: str):
 
 
 def _file_response(export: Export) -> HttpResponse:
-    """FileResponse by default; X-Accel-Redirect (nginx) or X-Sendfile (apache) by setting."""
-    name = export.file.name
-    filename = export.download_filename
-    server = settings.PRIVATE_FILES_SERVER
-    if server == "nginx":
-        response = HttpResponse(content_type=XLSX_CONTENT_TYPE)
-        response["X-Accel-Redirect"] = settings.PRIVATE_FILES_INTERNAL_URL.rstrip("/") + "/" + quote(name)
-    elif server == "apache":
-        response = HttpResponse(content_type=XLSX_CONTENT_TYPE)
-        response["X-Sendfile"] = export.file.storage.path(name)
-    else:
-        try:
-            fh = export.file.storage.open(name, "rb")
-        except FileNotFoundError:
-            raise Http404(MESSAGE_NOT_READY) from None
-        response = FileResponse(fh, content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    # The owner's data: no shared cache may keep it.
-    response["Cache-Control"] = "private, no-store"
-    return response
+    try:
+        return private_file_response(
+            storage=export.file.storage,
+            name=export.file.name,
+            content_type=XLSX_CONTENT_TYPE,
+            filename=export.download_filename,
+            attachment=True,
+            # The owner's data: no cache may keep it.
+            cache_control="private, no-store",
+        )
+    except Http404:
+        raise Http404(MESSAGE_NOT_READY) from None

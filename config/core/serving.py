@@ -21,8 +21,10 @@ def private_file_response(
     name: str,
     content_type: str,
     filename: str,
-    max_age: int = 3600,
+    attachment: bool = False,
+    cache_control: str = "private, max-age=3600",
 ) -> HttpResponse:
+    """The response for a private file; the caller has checked the owner. 404 if it is gone."""
     server = settings.PRIVATE_FILES_SERVER
     if server == "nginx":
         response = HttpResponse(content_type=content_type)
@@ -38,7 +40,7 @@ def private_file_response(
         response = FileResponse(fh, content_type=content_type)
     # The type is ours, from the decoded format: a browser must not guess another one.
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = content_disposition_header(False, filename)
+    response["Content-Disposition"] = content_disposition_header(attachment, filename)
     # Only this user's browser may keep it; shared caches never.
-    response["Cache-Control"] = f"private, max-age={max_age}"
+    response["Cache-Control"] = cache_control
     return response
