@@ -150,9 +150,10 @@ def test_duplicate_delivery_while_the_first_is_sending_sends_one_email(celery_wo
     time.sleep(1)
     assert len(smtp.messages) == 1 and smtp.attempts == 1
     assert notification.email_state == EmailState.SENT and notification.email_attempts == 1
-    # The duplicate ran beside the first (the job counted it) and found the email claimed.
-    assert job.attempts == 2
-    # It comes back once the claim expires, in case the first had died; this one finished.
+    # The duplicate did not run beside the first: the job lease (config/core/leases.py) held it
+    # back and re-queued it for later, when it finds the job finished and does nothing. Had the
+    # lease been bypassed, the email claim (queued → sending) would still have stopped a second send.
+    assert job.attempts == 1
     app.control.revoke(job.task_id)
 
 
