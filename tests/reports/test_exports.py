@@ -166,6 +166,11 @@ def test_job_history_date_range_includes_both_days(celery_worker, user, owner_cl
     assert export.date_from == date(2025, 1, 10) and export.date_to == date(2025, 1, 11)
 
 
+# PostgreSQL cannot store NUL in text at all; elsewhere the export must drop it (the pure writer's
+# own test covers NUL on every database).
+NUL = "" if connection.vendor == "postgresql" else "\x00"
+
+
 def test_media_inventory_exports_each_image_and_text_stays_text(
     celery_worker, user, other_user, owner_client, wait_job
 ):
@@ -175,7 +180,7 @@ def test_media_inventory_exports_each_image_and_text_stays_text(
         make_image(
             user, T0 + timedelta(minutes=2), title="+cmd|' /C calc'!A0", state="FAILED", bytes_out=None
         ),
-        make_image(user, T0 + timedelta(minutes=3), title="@SUM(1)\x00\x1b tail", original_format="PNG"),
+        make_image(user, T0 + timedelta(minutes=3), title=f"@SUM(1){NUL}\x1b tail", original_format="PNG"),
         make_image(
             user, T0 + timedelta(minutes=4), title="-5", state="PENDING", bytes_in=None, bytes_out=None
         ),
