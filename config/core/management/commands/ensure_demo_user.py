@@ -1,4 +1,5 @@
-from django.conf import settings
+import os
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         users.create_superuser(username=username, email=f"{username}@backroom.local", password=password)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo superuser created. Log in at {settings.SITE_URL}/ as "
+                f"Demo superuser created. Log in at http://127.0.0.1:{os.environ.get('PORT', '8000')}/ as "
                 f"'{username}' with password '{password}'."
             )
         )
