@@ -19,7 +19,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import models, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from config.core.models import Job
@@ -68,7 +68,7 @@ def cleanup_run(
     orphans = orphans_delete(grace_hours=orphan_grace_hours, prefixes=prefixes, batch_size=batch_size)
     results = results_purge(retention_days=result_retention_days, batch_size=batch_size)
     ops_jobs = ops_jobs_purge(retention_days=result_retention_days, batch_size=batch_size)
-    failed = jobs_fail_stuck(stuck_after_seconds=stuck_after_seconds)
+    failed = jobs_fail_stuck(stuck_after_seconds=stuck_after_seconds, batch_size=batch_size)
     return {
         "rows_deleted": exports["rows"] + results + ops_jobs,
         "files_deleted": exports["files"] + orphans["files"],
@@ -233,32 +233,79 @@ def _hard_time_limits() -> tuple[dict[str, float], float]:
     return limits, default
 
 
-def jobs_fail_stuck(*, stuck_after_seconds: int | None = None) -> int:
-    """Mark jobs that stopped responding (STARTED/PROGRESS past their hard time limit) as failed.
+def jobs_fail_stuck(*, stuck_after_seconds: int | None = None, batch_size: int = 1000) -> int:
+    """Mark jobs that stopped responding as failed, and the image or export behind each of them.
 
-    The update repeats its conditions, so a job that moved on meanwhile is left alone.
+    STARTED/PROGRESS past their hard time limit, and RETRY whose message should have come back
+    long ago (the broker lost it). ``stuck_after_seconds`` replaces both thresholds. The update
+    repeats its conditions, so a job that moved on meanwhile is left alone.
     """
-    running = (Job.State.STARTED, Job.State.PROGRESS)
-    names = set(Job.objects.filter(state__in=running).values_list("task_name", flat=True))
+    active = (Job.State.STARTED, Job.State.PROGRESS, Job.State.RETRY)
+    names = set(Job.objects.filter(state__in=active).values_list("task_name", flat=True))
     if not names:
         return 0
     limits, default = _hard_time_limits()
+    # A retry's message is back after its countdown; held by a worker that died, only once the
+    # broker's visibility timeout has passed too. Then it runs at most its hard time limit.
+    visibility = float(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600))
     now = timezone.now()
     failed = 0
     for name in names:
-        after = (
-            stuck_after_seconds
-            if stuck_after_seconds is not None
-            else limits.get(name, default) + STUCK_MARGIN
-        )
-        cutoff = now - timedelta(seconds=after)
-        moved = Job.objects.filter(
-            task_name=name, state__in=running, started_at__lt=cutoff, updated_at__lt=cutoff
-        ).update(state=Job.State.FAILURE, error=MESSAGE_STUCK, finished_at=now, updated_at=now)
+        if stuck_after_seconds is not None:
+            running_after = retry_after = float(stuck_after_seconds)
+        else:
+            running_after = limits.get(name, default) + STUCK_MARGIN
+            retry_after = running_after + visibility
+        running_cutoff = now - timedelta(seconds=running_after)
+        retry_cutoff = now - timedelta(seconds=retry_after)
+        stale = Q(
+            state__in=(Job.State.STARTED, Job.State.PROGRESS),
+            started_at__lt=running_cutoff,
+            updated_at__lt=running_cutoff,
+        ) | Q(state=Job.State.RETRY, updated_at__lt=retry_cutoff)
+        moved = _jobs_fail(Job.objects.filter(stale, task_name=name), now=now, batch_size=batch_size)
         if moved:
-            logger.warning("marked %d %s job(s) that stopped responding as failed", moved, name)
-        failed += moved
+            logger.warning("marked %d %s job(s) that stopped responding as failed", len(moved), name)
+        for job in moved:
+            _settle_business_row(job)
+        failed += len(moved)
     return failed
+
+
+def _jobs_fail(stale: models.QuerySet, *, now: datetime, batch_size: int) -> list[Job]:
+    """Fail the stale jobs a batch at a time; returns exactly the ones this call moved.
+
+    Candidates are picked by pk, the UPDATE repeats the conditions (a job that moved on between
+    the two is skipped), and the re-read finds our mark: this run's finished_at and message.
+    """
+    moved: list[Job] = []
+    last_pk = 0
+    while True:
+        pks = list(stale.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return moved
+        last_pk = pks[-1]
+        stale.filter(pk__in=pks).update(
+            state=Job.State.FAILURE, error=MESSAGE_STUCK, finished_at=now, updated_at=now
+        )
+        moved += Job.objects.filter(
+            pk__in=pks, state=Job.State.FAILURE, error=MESSAGE_STUCK, finished_at=now
+        ).only("pk", "task_id", "task_name", "args", "kwargs")
+
+
+def _settle_business_row(job: Job) -> None:
+    """Let the job's task move its image or export to failed, as it does on its own failures."""
+    from config.celery_app import app
+
+    task = app.tasks.get(job.task_name)
+    settle = getattr(task, "settle_failure", None)
+    if settle is None:
+        return  # a task this deployment no longer has: the job row is all there is to settle
+    try:
+        settle(MESSAGE_STUCK, job.task_id, *(job.args or []), **(job.kwargs or {}))
+    except Exception:
+        # One row that cannot be settled must not keep the others stuck; the job itself is failed.
+        logger.exception("could not settle the business row of stuck job %s (%s)", job.task_id, job.task_name)
 
 
 # --- statistics ----------------------------------------------------------------------------------

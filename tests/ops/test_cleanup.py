@@ -74,12 +74,18 @@ def test_cleanup_deletes_exactly_the_expired_and_orphaned(celery_worker, user, w
     for task_id in [*old_results, f"new-{run}"]:
         TaskResult.objects.create(task_id=task_id, status="SUCCESS", task_name="tests.echo")
     TaskResult.objects.filter(task_id__in=old_results).update(date_done=now - timedelta(days=31))
-    # Jobs: one stopped responding hours ago; one started a minute ago; one waiting to retry.
+    # Jobs: one stopped responding hours ago; one started a minute ago; one waiting to retry (its
+    # retry recorded 5 minutes ago, well inside max countdown + visibility timeout + time limit);
+    # one whose retry was recorded hours ago and whose message the broker lost.
     stuck = Job.objects.create(task_id=str(uuid.uuid4()), kind="t", task_name="tests.echo", state="STARTED")
     busy = Job.objects.create(task_id=str(uuid.uuid4()), kind="t", task_name="tests.echo", state="PROGRESS")
     waiting = Job.objects.create(task_id=str(uuid.uuid4()), kind="t", task_name="tests.echo", state="RETRY")
+    lost_retry = Job.objects.create(
+        task_id=str(uuid.uuid4()), kind="t", task_name="tests.echo", state="RETRY"
+    )
     long_ago = now - timedelta(hours=3)
-    Job.objects.filter(pk__in=[stuck.pk, waiting.pk]).update(started_at=long_ago, updated_at=long_ago)
+    Job.objects.filter(pk__in=[stuck.pk, lost_retry.pk]).update(started_at=long_ago, updated_at=long_ago)
+    Job.objects.filter(pk=waiting.pk).update(started_at=long_ago, updated_at=now - timedelta(minutes=5))
     Job.objects.filter(pk=busy.pk).update(started_at=now - timedelta(minutes=1))
 
     summary = run_cleanup(wait_job, batch_size=2)
@@ -89,7 +95,7 @@ def test_cleanup_deletes_exactly_the_expired_and_orphaned(celery_worker, user, w
     assert summary["exports_deleted"] == 2
     assert summary["orphans_deleted"] == 2
     assert summary["results_purged"] == 3
-    assert summary["jobs_failed"] == 1
+    assert summary["jobs_failed"] == 2
     assert summary["rows_deleted"] == 2 + 3 + summary["ops_jobs_purged"]
     for name in (original, rendition, in_flight, fresh_file):
         assert default_storage.exists(name), name
@@ -103,6 +109,8 @@ def test_cleanup_deletes_exactly_the_expired_and_orphaned(celery_worker, user, w
     assert stuck.state == "FAILURE" and stuck.error == MESSAGE_STUCK and stuck.finished_at
     assert Job.objects.get(pk=busy.pk).state == "PROGRESS"
     assert Job.objects.get(pk=waiting.pk).state == "RETRY"
+    lost_retry.refresh_from_db()
+    assert lost_retry.state == "FAILURE" and lost_retry.error == MESSAGE_STUCK and lost_retry.finished_at
 
     # Its summary is the job's result, and in TaskResult for operators.
     job = Job.objects.filter(task_name="ops.cleanup").latest("created_at")
@@ -124,3 +132,51 @@ def test_old_periodic_job_rows_are_purged_with_the_results(celery_worker, wait_j
     summary = run_cleanup(wait_job, result_retention_days=30)
     assert summary["ops_jobs_purged"] == 1
     assert not Job.objects.filter(pk=ops_job.pk).exists()
+
+
+def test_stuck_jobs_take_their_image_and_export_with_them(celery_worker, user, wait_job):
+    """A job the sweep fails leaves no image PROCESSING and no export STARTED behind it."""
+    long_ago = timezone.now() - timedelta(hours=3)
+    image = Image.objects.create(
+        owner=user,
+        original=f"media/originals/{user.pk}/stuck.jpg",
+        original_format="JPEG",
+        state="PROCESSING",
+    )
+    image_job = Job.objects.create(
+        task_id=str(uuid.uuid4()),
+        owner=user,
+        kind="media_app.compress",
+        task_name="media_app.compress_image",
+        args=[image.pk],
+        state="PROGRESS",
+    )
+    Image.objects.filter(pk=image.pk).update(job=image_job)
+    export = Export.objects.create(owner=user, kind=Export.Kind.JOB_HISTORY, state=Export.State.STARTED)
+    # Waiting for a retry whose message the broker lost.
+    export_job = Job.objects.create(
+        task_id=str(uuid.uuid4()),
+        owner=user,
+        kind="reports.export",
+        task_name="reports.build_export",
+        args=[export.pk],
+        state="RETRY",
+    )
+    Export.objects.filter(pk=export.pk).update(job=export_job)
+    # A task this deployment no longer knows: its job is failed, there is nothing else to settle.
+    unknown = Job.objects.create(task_id=str(uuid.uuid4()), kind="t", task_name="gone.task", state="STARTED")
+    Job.objects.filter(pk__in=[image_job.pk, export_job.pk, unknown.pk]).update(
+        started_at=long_ago, updated_at=long_ago
+    )
+
+    summary = run_cleanup(wait_job)
+
+    assert summary["jobs_failed"] == 3
+    for job in (image_job, export_job, unknown):
+        job.refresh_from_db()
+        assert job.state == "FAILURE" and job.error == MESSAGE_STUCK, job.task_name
+    image.refresh_from_db()
+    assert image.state == Image.State.FAILED and image.error == MESSAGE_STUCK
+    export.refresh_from_db()
+    assert export.state == Export.State.FAILURE and export.error == MESSAGE_STUCK
+    assert export.expires_at is not None and not export.file
