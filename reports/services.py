@@ -40,6 +40,10 @@ MESSAGE_TOO_MANY_ROWS = (
     "Please choose a shorter date range."
 )
 MESSAGE_STORAGE = "We could not save the export file. Please try again later."
+# The workbook's temporary file. A worker killed mid-export never unlinks it: the cleanup job
+# (config.ops.services.EXPORT_TEMP_PATTERN) removes such files by this name once they are old.
+TEMP_PREFIX = "backroom-export-"
+TEMP_SUFFIX = ".xlsx"
 
 
 class ExportLimitReached(Exception):
@@ -104,7 +108,7 @@ def export_build(
 
     name = export.storage_name
     storage = export.file.storage
-    fd, tmp_path = tempfile.mkstemp(prefix=f"backroom-export-{export.pk}-", suffix=".xlsx")
+    fd, tmp_path = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "w+b") as tmp:
             report, total, rows = selectors.export_source(export)

@@ -1,11 +1,13 @@
 """The nightly cleanup on a real worker: exactly the expired and orphaned things go."""
 
 import os
+import tempfile
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -14,8 +16,10 @@ from django_celery_results.models import TaskResult
 
 from config.core import services as job_services
 from config.core.models import Job
+from config.ops import services as ops_services
 from config.ops.services import MESSAGE_STUCK
 from media_app.models import Image, Rendition
+from reports import services as report_services
 from reports.models import Export
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,6 +32,13 @@ def stored(name: str, data: bytes, *, old: bool) -> str:
     if old:
         os.utime(default_storage.path(name), (OLD, OLD))
     return name
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_export_temp_files():
+    """The temp directory is shared with everything on this machine: sweep, by the product's own
+    rule, what a killed worker left earlier, so each test counts only the files it made."""
+    ops_services.export_temp_files_delete(older_than_seconds=ops_services._export_temp_max_age())
 
 
 def run_cleanup(wait_job, **kwargs):
@@ -180,3 +191,35 @@ def test_stuck_jobs_take_their_image_and_export_with_them(celery_worker, user, w
     export.refresh_from_db()
     assert export.state == Export.State.FAILURE and export.error == MESSAGE_STUCK
     assert export.expires_at is not None and not export.file
+
+
+def _temp_export_file(data: bytes, *, age_seconds: float) -> str:
+    fd, path = tempfile.mkstemp(
+        prefix=f"{report_services.TEMP_PREFIX}test-{uuid.uuid4().hex[:8]}-",
+        suffix=report_services.TEMP_SUFFIX,
+    )
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    then = time.time() - age_seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def test_cleanup_removes_export_temp_files_a_killed_worker_left(celery_worker, wait_job):
+    # Older than the export task's hard time limit: no export can still be writing it.
+    limit = settings.REPORTS_TASK_TIME_LIMIT
+    left = _temp_export_file(b"PK\x03\x04 partial", age_seconds=limit + 600)
+    # Written a moment ago: it may belong to an export running right now.
+    running = _temp_export_file(b"PK\x03\x04 in progress", age_seconds=5)
+    try:
+        # Orphaned stored files are counted too: keep them out of this test's figures.
+        summary = run_cleanup(wait_job, orphan_grace_hours=24 * 365 * 100)
+        assert not os.path.exists(left)
+        assert os.path.exists(running)
+        assert summary["temp_files_deleted"] == 1
+        assert summary["files_deleted"] == 1
+        assert summary["bytes_freed"] == len(b"PK\x03\x04 partial")
+    finally:
+        for path in (left, running):
+            if os.path.exists(path):
+                os.unlink(path)
