@@ -21,7 +21,7 @@ ALL_QUEUES = "media,reports,notifications,default"
 def test_database_url() -> str:
     """The URL of the test database pytest-django created, for processes outside this one."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     user = db.get("USER") or ""
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""

@@ -16,7 +16,7 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 
 # Each pytest session gets its own test database and media folder, so two sessions can run at once.
 _run = env("BACKROOM_TEST_RUN", default=str(os.getpid()))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{_run}.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_backroom_{_run}"}
