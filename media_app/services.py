@@ -113,7 +113,8 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
                     batch=batch,
                 )
                 image.job = job_create(owner=owner, kind=JOB_KIND, task_name=TASK_NAME, args=[image.pk])
-                image.save(update_fields=["job"])
+                # One UPDATE, without a model save's signals and field walk: this is the request path.
+                Image.objects.filter(pk=image.pk).update(job=image.job)
                 images.append(image)
     except BaseException:
         # BrokerUnavailable comes after the commit: then the rows exist and keep their files.
