@@ -1,4 +1,7 @@
+import logging
+
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.conf import settings
 
 from config.core.errors import TransientError
@@ -7,6 +10,23 @@ from config.core.jobtask import JobTask
 from . import services
 
 MAX_RETRIES = 5
+logger = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _sweep_export_temp_files(**kwargs) -> None:
+    """Remove workbooks a killed export left in this machine's temp directory, once they are old.
+
+    A hard-killed pool process never reaches the export's `finally`. ops.cleanup sweeps the temp
+    directory of the machine it runs on; this covers the machines reports workers run on, each
+    time a pool process starts (every --max-tasks-per-child exports, and after every kill).
+    """
+    from config.ops.services import export_temp_files_delete, export_temp_max_age
+
+    try:
+        export_temp_files_delete(older_than_seconds=export_temp_max_age())
+    except Exception:  # never stop a pool process from starting over a temp file
+        logger.exception("could not sweep export temp files")
 
 
 class BuildExportTask(JobTask):

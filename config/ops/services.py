@@ -77,7 +77,7 @@ def cleanup_run(
     results = results_purge(retention_days=result_retention_days, batch_size=batch_size)
     ops_jobs = ops_jobs_purge(retention_days=result_retention_days, batch_size=batch_size)
     failed = jobs_fail_stuck(stuck_after_seconds=stuck_after_seconds, batch_size=batch_size)
-    temp = export_temp_files_delete(older_than_seconds=_export_temp_max_age())
+    temp = export_temp_files_delete(older_than_seconds=export_temp_max_age())
     return {
         "rows_deleted": exports["rows"] + results + ops_jobs,
         "files_deleted": exports["files"] + orphans["files"] + temp["files"],
@@ -234,7 +234,7 @@ def ops_jobs_purge(*, retention_days: float = 30, batch_size: int = 1000) -> int
     return _purge_in_batches(old, batch_size)
 
 
-def _export_temp_max_age() -> float:
+def export_temp_max_age() -> float:
     """Past the export task's hard time limit no export can still be writing its file."""
     limits, default = _hard_time_limits()
     return limits.get(EXPORT_TASK, default) + 60

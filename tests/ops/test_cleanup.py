@@ -38,7 +38,7 @@ def stored(name: str, data: bytes, *, old: bool) -> str:
 def _no_stale_export_temp_files():
     """The temp directory is shared with everything on this machine: sweep, by the product's own
     rule, what a killed worker left earlier, so each test counts only the files it made."""
-    ops_services.export_temp_files_delete(older_than_seconds=ops_services._export_temp_max_age())
+    ops_services.export_temp_files_delete(older_than_seconds=ops_services.export_temp_max_age())
 
 
 def run_cleanup(wait_job, **kwargs):
