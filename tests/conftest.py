@@ -13,10 +13,9 @@ import pytest
 from django.conf import settings
 
 from tests.harness import SMTPRecorder, WorkerProcess, wait_for_job
+from tests.testdata import TESTDATA
 
 pytest_plugins = ["tests.browser.fixtures"]
-
-TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
 
 
 def pytest_configure(config):
@@ -42,7 +41,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
-    assert TESTDATA.is_dir(), f"test data not found at {TESTDATA}"
+    assert TESTDATA.is_dir(), f"test data not found at {TESTDATA} (set BACKROOM_TESTDATA)"
     return TESTDATA
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .stack import BENCH_DIR, ROOT
+from tests.testdata import TESTDATA
 
-PHOTOS = ROOT.parent / "shared" / "testdata" / "images" / "photos"
+from .stack import BENCH_DIR
+
+PHOTOS = TESTDATA / "images" / "photos"
 IMAGES_DIR = BENCH_DIR / "images"
 
 
