@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -40,10 +42,48 @@ MESSAGE_TOO_MANY_ROWS = (
     "Please choose a shorter date range."
 )
 MESSAGE_STORAGE = "We could not save the export file. Please try again later."
-# The workbook's temporary file. A worker killed mid-export never unlinks it: the cleanup job
-# (config.ops.services.EXPORT_TEMP_PATTERN) removes such files by this name once they are old.
+# The workbook's temporary file. A worker killed mid-export never unlinks it:
+# export_temp_files_delete removes such files by this name once they are old.
 TEMP_PREFIX = "backroom-export-"
 TEMP_SUFFIX = ".xlsx"
+
+
+def export_temp_files_delete(
+    *, older_than_seconds: float | None = None, directory: str | None = None
+) -> dict[str, int]:
+    """Delete workbooks a killed export left in this machine's temp directory.
+
+    Only files older than the export task's hard time limit (plus a minute) by default: no export
+    can still be writing those. Symlinks and anything but plain files are left alone (the
+    directory is shared). Returns {"files", "bytes"} removed.
+    """
+    if older_than_seconds is None:
+        older_than_seconds = settings.REPORTS_TASK_TIME_LIMIT + 60
+    directory = directory or tempfile.gettempdir()
+    cutoff = time.time() - older_than_seconds
+    done = {"files": 0, "bytes": 0}
+    try:
+        entries = list(os.scandir(directory))
+    except OSError as exc:
+        logger.warning("could not list %s: %s", directory, exc)
+        return done
+    for entry in entries:
+        if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX)):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or info.st_mtime >= cutoff:
+                continue
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue  # its export's `finally` got there first
+        except OSError as exc:
+            logger.warning("could not delete %s: %s", entry.path, exc)
+            continue
+        done["files"] += 1
+        done["bytes"] += info.st_size
+        logger.info("deleted export temp file %s left by a killed worker", entry.path)
+    return done
 
 
 class ExportLimitReached(Exception):

@@ -19,12 +19,11 @@ def _sweep_export_temp_files(**kwargs) -> None:
 
     A hard-killed pool process never reaches the export's `finally`. ops.cleanup sweeps the temp
     directory of the machine it runs on; this covers the machines reports workers run on, each
-    time a pool process starts (every --max-tasks-per-child exports, and after every kill).
+    time a pool process starts (every --max-tasks-per-child exports, and after every kill). One
+    scan of the temp directory, no database.
     """
-    from config.ops.services import export_temp_files_delete, export_temp_max_age
-
     try:
-        export_temp_files_delete(older_than_seconds=export_temp_max_age())
+        services.export_temp_files_delete()
     except Exception:  # never stop a pool process from starting over a temp file
         logger.exception("could not sweep export temp files")
 

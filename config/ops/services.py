@@ -6,13 +6,9 @@ part whose app is not installed, or not migrated yet, is skipped rather than fai
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import math
-import os
 import posixpath
-import stat
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
@@ -39,10 +35,6 @@ MESSAGE_STUCK = "This job stopped responding and was marked as failed."
 # (a retried job keeps its first started_at) and clock skew between machines.
 STUCK_MARGIN = settings.BACKROOM_MAX_COUNTDOWN + 60
 REASONS_KEPT = 20
-# The workbook an export writes before storing it (reports.services.TEMP_PREFIX/TEMP_SUFFIX); a
-# worker killed mid-export never reaches the `finally` that unlinks it.
-EXPORT_TASK = "reports.build_export"
-EXPORT_TEMP_PATTERN = "backroom-export-*.xlsx"
 
 
 def _model(label: str) -> type[models.Model] | None:
@@ -77,7 +69,10 @@ def cleanup_run(
     results = results_purge(retention_days=result_retention_days, batch_size=batch_size)
     ops_jobs = ops_jobs_purge(retention_days=result_retention_days, batch_size=batch_size)
     failed = jobs_fail_stuck(stuck_after_seconds=stuck_after_seconds, batch_size=batch_size)
-    temp = export_temp_files_delete(older_than_seconds=export_temp_max_age())
+    # Workbooks a killed export left on this machine (reports workers sweep theirs as they start).
+    from reports.services import export_temp_files_delete
+
+    temp = export_temp_files_delete()
     return {
         "rows_deleted": exports["rows"] + results + ops_jobs,
         "files_deleted": exports["files"] + orphans["files"] + temp["files"],
@@ -232,45 +227,6 @@ def ops_jobs_purge(*, retention_days: float = 30, batch_size: int = 1000) -> int
         finished_at__lt=cutoff,
     )
     return _purge_in_batches(old, batch_size)
-
-
-def export_temp_max_age() -> float:
-    """Past the export task's hard time limit no export can still be writing its file."""
-    limits, default = _hard_time_limits()
-    return limits.get(EXPORT_TASK, default) + 60
-
-
-def export_temp_files_delete(*, older_than_seconds: float, directory: str | None = None) -> dict[str, int]:
-    """Delete export workbooks left in the temp directory by a killed worker.
-
-    Only the temp directory of the machine this runs on: a reports worker on another host keeps
-    its own. Symlinks and anything but plain files are left alone (the directory is shared).
-    """
-    directory = directory or tempfile.gettempdir()
-    cutoff = timezone.now().timestamp() - older_than_seconds
-    done = {"files": 0, "bytes": 0}
-    try:
-        entries = list(os.scandir(directory))
-    except OSError as exc:
-        logger.warning("could not list %s: %s", directory, exc)
-        return done
-    for entry in entries:
-        if not fnmatch.fnmatchcase(entry.name, EXPORT_TEMP_PATTERN):
-            continue
-        try:
-            info = entry.stat(follow_symlinks=False)
-            if not stat.S_ISREG(info.st_mode) or info.st_mtime >= cutoff:
-                continue
-            os.unlink(entry.path)
-        except FileNotFoundError:
-            continue  # its export's `finally` got there first
-        except OSError as exc:
-            logger.warning("could not delete %s: %s", entry.path, exc)
-            continue
-        done["files"] += 1
-        done["bytes"] += info.st_size
-        logger.info("deleted export temp file %s left by a killed worker", entry.path)
-    return done
 
 
 def _hard_time_limits() -> tuple[dict[str, float], float]:

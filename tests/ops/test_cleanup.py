@@ -16,7 +16,6 @@ from django_celery_results.models import TaskResult
 
 from config.core import services as job_services
 from config.core.models import Job
-from config.ops import services as ops_services
 from config.ops.services import MESSAGE_STUCK
 from media_app.models import Image, Rendition
 from reports import services as report_services
@@ -38,7 +37,7 @@ def stored(name: str, data: bytes, *, old: bool) -> str:
 def _no_stale_export_temp_files():
     """The temp directory is shared with everything on this machine: sweep, by the product's own
     rule, what a killed worker left earlier, so each test counts only the files it made."""
-    ops_services.export_temp_files_delete(older_than_seconds=ops_services.export_temp_max_age())
+    report_services.export_temp_files_delete()
 
 
 def run_cleanup(wait_job, **kwargs):

@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
-from config.ops import services as ops_services
 from reports.services import TEMP_PREFIX, TEMP_SUFFIX
 from tests.harness import WorkerProcess
 
@@ -25,7 +25,7 @@ def test_a_starting_pool_process_removes_workbooks_a_killed_export_left():
     running = tmp / f"{TEMP_PREFIX}999999-{tag}-new{TEMP_SUFFIX}"
     left.write_bytes(b"PK partial workbook")
     running.write_bytes(b"PK still being written")
-    aged = time.time() - ops_services.export_temp_max_age() - 60
+    aged = time.time() - settings.REPORTS_TASK_TIME_LIMIT - 120
     os.utime(left, (aged, aged))
     worker = WorkerProcess(queues="reports", concurrency=1)
     try:
