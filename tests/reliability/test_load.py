@@ -29,6 +29,7 @@ from PIL import Image as PILImage
 from config.core import devredis
 from config.core.models import Job
 from tests.harness import ROOT, WorkerProcess, child_env
+from tests.procfile import procfile_command
 from tests.reliability.conftest import SOAK
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
@@ -36,6 +37,10 @@ pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 CLIENTS = 20
 UPLOADS = 1000 if SOAK else 200
 P99_LIMIT_MS = 50.0
+# gunicorn for this scenario: WEB_CONCURRENCY's default processes, with threads enough for every
+# client at once (keep-alive pins a connection to one process), so a status request never queues
+# behind uploads for a free thread.
+WEB_PROCESSES, WEB_THREADS = 3, 8
 
 
 def photo(seed: int) -> bytes:
@@ -68,30 +73,26 @@ def web_priority() -> None:
         pass
 
 
+def cpu_ticks(pid: int) -> int:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
 class Web:
     """gunicorn serving the app on a free port, publishing to the test's private broker."""
 
     def __init__(self, broker_url: str) -> None:
         self.port = devredis.free_port()
+        # The Procfile's own web command (access log, timeouts and all), sized for this scenario.
+        argv = procfile_command(
+            "web", PORT=str(self.port), WEB_CONCURRENCY=str(WEB_PROCESSES), WEB_THREADS=str(WEB_THREADS)
+        )
+        argv[argv.index("--bind") + 1] = f"127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                # WEB_CONCURRENCY (3) processes, with threads enough for every client at once, so a
-                # status request never queues behind uploads for a free thread.
-                "--workers",
-                "3",
-                "--threads",
-                "8",
-                "--worker-class",
-                "gthread",
-                "--log-level",
-                "warning",
-            ],
+            argv,
             cwd=ROOT,
             env=child_env(CELERY_BROKER_URL=broker_url),
             stdout=subprocess.DEVNULL,
@@ -99,16 +100,37 @@ class Web:
             start_new_session=True,
             preexec_fn=web_priority,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                conn.getresponse().read()
+            time.sleep(0.5)
+            if self.booted():
                 return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer within 30 s")
+        raise RuntimeError("gunicorn's workers did not boot within 60 s")
+
+    def booted(self) -> bool:
+        """Every worker forked, answering, and done loading (no CPU used for half a second): a
+        worker still importing Django would otherwise take its boot out of the measured burst."""
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+        except OSError:
+            return False
+        children = self.children()
+        if len(children) < WEB_PROCESSES:
+            return False
+        before = sum(cpu_ticks(pid) for pid in children)
+        time.sleep(0.5)
+        return sum(cpu_ticks(pid) for pid in children) - before <= 2
+
+    def children(self) -> list[int]:
+        # gunicorn runs under `env` (the Procfile's VAR=value prefix), which execs it: same pid.
+        path = f"/proc/{self.proc.pid}/task/{self.proc.pid}/children"
+        try:
+            return [int(pid) for pid in open(path).read().split()]
+        except OSError:
+            return []
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -153,7 +175,8 @@ class Prober:
                 task_id,
                 str(self.out),
                 str(self.stop_file),
-            ]
+            ],
+            preexec_fn=web_priority,
         )
 
     def stop(self) -> list[tuple[float, float]]:
