@@ -222,9 +222,13 @@ def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[st
     return _summary(export)
 
 
-def export_fail(*, export_id: int, message: str) -> None:
-    """End an export FAILURE from outside its build (a hard time limit, a crash loop)."""
-    export = Export.objects.filter(pk=export_id, state__in=Export.ACTIVE_STATES).first()
+def export_fail(*, export_id: int, message: str, task_id: str | None = None) -> None:
+    """End an export FAILURE from outside its build (a hard time limit, a crash loop). With task_id,
+    only while that job is still its job (a late failure of a superseded job must not touch a re-run)."""
+    exports = Export.objects.filter(pk=export_id, state__in=Export.ACTIVE_STATES)
+    if task_id is not None:
+        exports = exports.filter(job__task_id=task_id)
+    export = exports.first()
     if export is not None:
         _fail(export, message)
 

@@ -35,7 +35,7 @@ class BuildExportTask(JobTask):
         # A hard time limit or a crash loop ends the job without running export code: the export
         # row follows here, loses any partial file and gets an expiry, so cleanup removes it.
         if export_id is not None:
-            services.export_fail(export_id=export_id, message=message)
+            services.export_fail(export_id=export_id, message=message, task_id=task_id)
 
 
 @shared_task(
