@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 
+import psutil
 import pytest
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
@@ -73,14 +74,6 @@ def web_priority() -> None:
         pass
 
 
-def cpu_ticks(pid: int) -> int:
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
 class Web:
     """gunicorn serving the app on a free port, publishing to the test's private broker."""
 
@@ -117,20 +110,16 @@ class Web:
             conn.close()
         except OSError:
             return False
-        children = self.children()
-        if len(children) < WEB_PROCESSES:
-            return False
-        before = sum(cpu_ticks(pid) for pid in children)
-        time.sleep(0.5)
-        return sum(cpu_ticks(pid) for pid in children) - before <= 2
-
-    def children(self) -> list[int]:
-        # gunicorn runs under `env` (the Procfile's VAR=value prefix), which execs it: same pid.
-        path = f"/proc/{self.proc.pid}/task/{self.proc.pid}/children"
         try:
-            return [int(pid) for pid in open(path).read().split()]
-        except OSError:
-            return []
+            # gunicorn runs under `env` (the Procfile's VAR=value prefix), which execs it: same pid.
+            workers = psutil.Process(self.proc.pid).children()
+            if len(workers) < WEB_PROCESSES:
+                return False
+            before = sum(sum(w.cpu_times()[:2]) for w in workers)
+            time.sleep(0.5)
+            return sum(sum(w.cpu_times()[:2]) for w in workers) - before <= 0.02
+        except psutil.NoSuchProcess:
+            return False
 
     def stop(self) -> None:
         self.proc.terminate()
