@@ -57,7 +57,9 @@ class WorkerProcess:
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        preexec_fn=None,
     ) -> None:
+        self.preexec_fn = preexec_fn  # run in the child after it started its session (priority)
         self.name = name or f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
         self.log_path = log_path or (settings.VAR_DIR / f"worker-{self.name.split('@')[0]}.log")
         self.args = [
@@ -95,6 +97,7 @@ class WorkerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=self.preexec_fn,
         )
         self.wait_ready(timeout)
         return self
