@@ -30,6 +30,7 @@ def measures():
         ("enqueue_p99_vs_bare_send", measures_core.enqueue_latency, "ms", "<= 3.0"),
         ("task_throughput_vs_bare_celery", measures_core.task_throughput, "jobs/s", ">= 0.30"),
         ("status_p99_vs_bare_view", measures_media.status_latency, "ms", "<= 2.0"),
+        ("load_status_p99_vs_bare_view", measures_media.load_status_latency, "ms", "<= 2.0"),
         ("upload_p99_vs_bare_upload", measures_media.upload_latency, "ms", "<= 1.5"),
         ("compress_vs_bare_pillow", measures_media.compress_time, "s", "<= 1.3"),
         ("media_worker_rss_growth", measures_media.worker_rss_growth, "×", "<= 1.3"),

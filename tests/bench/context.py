@@ -25,6 +25,8 @@ class Sizes:
     enqueue_calls: int = 200
     status_seconds: float = 8.0
     status_pollers: int = 20
+    load_uploads: int = 200  # issue 8's load scenario: uploads per round, from load_clients clients
+    load_clients: int = 20
     upload_requests: int = 40
     export_rows: int = 200_000
     export_small_rows: int = 50_000
@@ -40,6 +42,7 @@ class Sizes:
             throughput_batch=30,
             enqueue_calls=50,
             status_seconds=3.0,
+            load_uploads=40,
             upload_requests=8,
             export_rows=20_000,
             export_small_rows=5_000,

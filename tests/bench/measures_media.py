@@ -6,11 +6,13 @@ import shutil
 import time
 import uuid
 
+from tests import loadgen
+
 from . import bare_imaging, measures_core
 from .context import Context
 from .images import Photo, photos
 from .stack import BENCH_DIR, vm_rss_kb
-from .stats import Result, paired, percentile
+from .stats import Result, median, paired, percentile, single
 
 OUT_DIR = BENCH_DIR / "bare-out"
 
@@ -206,3 +208,75 @@ def _timed(fn, *args) -> float:
     t0 = time.perf_counter()
     fn(*args)
     return time.perf_counter() - t0
+
+
+def load_status_latency(ctx: Context) -> list[Result]:
+    """Issue 8's load scenario (tests/loadgen.py, as tests/reliability/test_load.py runs it) against
+    the Procfile's media worker (two processes): per round, 20 clients upload 200 photos over HTTP back
+    to back, then poll their jobs until each is final. From the first upload until the last job is
+    final, a probe process asks in turn for GET /tasks/<id>/ of one of those jobs and for the
+    constant JSON view behind the same middleware (the baseline): p99 of each per round.
+
+    gunicorn is sized as in the test (3 processes x 8 threads, a thread for every client) and the
+    priorities are the test's: web and probe ahead, worker and clients behind, sessions included.
+    """
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from config.core.devredis import free_port
+    from config.core.models import Job
+
+    from .context import CSRF_SECRET
+    from .stack import Web
+
+    s = ctx.sizes
+    cookies = []
+    for i in range(s.load_clients):
+        user, _ = get_user_model().objects.get_or_create(username=f"bench-load-{i}")
+        client = Client()
+        client.force_login(user)
+        session = client.cookies["sessionid"].value
+        cookies.append((f"sessionid={session}; csrftoken={CSRF_SECRET}", CSRF_SECRET))
+    pictures = [loadgen.photo(i) for i in range(8)]
+    web = Web(
+        free_port(), label="web-load", preexec_fn=loadgen.web_priority, WEB_CONCURRENCY="3", WEB_THREADS="8"
+    )
+    ctx._procs.append(web.start())
+    bare_path = "/bench/constant/"
+    pairs, walls = [], []
+    try:
+        with ctx.worker("worker_media", preexec_fn=loadgen.worker_priority):
+            # Warm-up: every web thread and pool process has opened its connections.
+            loadgen.Clients(web.port, cookies, 1, pictures).start().join()
+            each = s.load_uploads // s.load_clients
+            for n in range(s.rounds):
+                clients = loadgen.Clients(web.port, cookies, each, pictures).start()
+                ours_path = f"/tasks/{clients.first_task_id()}/"
+                paths = [ours_path, bare_path]
+                prober = loadgen.Prober(web.port, cookies[0][0], paths, BENCH_DIR / f"probe-{n}")
+                walls.append(clients.join())
+                got = prober.stop()
+                if clients.errors:
+                    raise RuntimeError(f"{len(clients.errors)} client error(s): {clients.errors[:3]}")
+                unfinished = Job.objects.filter(task_id__in=clients.task_ids).exclude(state=Job.State.SUCCESS)
+                if len(clients.task_ids) != s.load_uploads or unfinished.exists():
+                    raise RuntimeError(f"{len(clients.task_ids)} uploads, {unfinished.count()} not SUCCESS")
+                pairs.append(tuple(percentile([ms for _, ms in got[p]], 99) for p in paths))
+    finally:
+        web.stop()
+        ctx._procs.remove(web)
+    scenario = (
+        f"{s.load_uploads} uploads from {s.load_clients} clients per round, media worker of 2 processes, "
+        f"{median(walls):.0f} s a round"
+    )
+    return [
+        paired(
+            "load_status_p99_vs_bare_view",
+            pairs,
+            unit="ms",
+            target="<= 2.0",
+            note=f"{scenario}; the probe alternates the status view and the constant view",
+        ),
+        # Issue 8's figure in issue 8's scenario.
+        single("load_status_p99_ms", [a for a, _ in pairs], unit="ms", target="< 50", note=scenario),
+    ]

@@ -32,10 +32,13 @@ def child_env(**extra: str) -> dict[str, str]:
 class Process:
     """A subprocess in its own session with its output in var/bench/logs/<label>.log."""
 
-    def __init__(self, label: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, label: str, argv: list[str], env: dict[str, str] | None = None, preexec_fn=None
+    ) -> None:
         self.label = label
         self.argv = argv
         self.env = env or child_env()
+        self.preexec_fn = preexec_fn  # run in the child after it started its session (priority)
         self.log_path = LOG_DIR / f"{label}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -50,6 +53,7 @@ class Process:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=self.preexec_fn,
         )
         return self
 
@@ -105,13 +109,14 @@ class Worker(Process):
         app: str = "config",
         queues: str | None = None,
         extra: list[str] = (),
+        preexec_fn=None,
     ) -> None:
         argv = procfile_command(process)
         argv[argv.index("-A") + 1] = app
         argv[argv.index("-n") + 1] = name
         if queues:
             argv[argv.index("-Q") + 1] = queues
-        super().__init__(name.split("@")[0], [*argv, *extra])
+        super().__init__(name.split("@")[0], [*argv, *extra], preexec_fn=preexec_fn)
         self.name = name
 
     def start(self, timeout: float = 90) -> Worker:
@@ -131,11 +136,13 @@ class Worker(Process):
 class Web(Process):
     """gunicorn as the Procfile runs it, on a free port of 127.0.0.1."""
 
-    def __init__(self, port: int) -> None:
-        argv = procfile_command("web", PORT=str(port))
+    def __init__(self, port: int, label: str = "web", preexec_fn=None, **variables: str) -> None:
+        """``variables`` fill the Procfile's ${VAR:-default}s (WEB_THREADS=...)."""
+        argv = procfile_command("web", PORT=str(port), **variables)
         argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
-        super().__init__("web", argv)
+        super().__init__(label, argv, preexec_fn=preexec_fn)
         self.port = port
+        self.processes = int(variables.get("WEB_CONCURRENCY") or os.environ.get("WEB_CONCURRENCY", "3"))
 
     def start(self, timeout: float = 60) -> Web:
         super().start()
@@ -148,7 +155,7 @@ class Web(Process):
                 conn.getresponse().read()
                 conn.close()
                 # Every gunicorn worker must have booted, not only the first.
-                if len(self.children()) >= int(os.environ.get("WEB_CONCURRENCY", "3")):
+                if len(self.children()) >= self.processes:
                     return self
             except OSError:
                 pass
