@@ -241,7 +241,8 @@ def load_status_latency(ctx: Context) -> list[Result]:
     web = Web(
         free_port(), label="web-load", preexec_fn=loadgen.web_priority, WEB_CONCURRENCY="3", WEB_THREADS="8"
     )
-    ctx._procs.append(web.start())
+    ctx._procs.append(web)  # stopped by ctx.close() too, should it fail to start
+    web.start()
     bare_path = "/bench/constant/"
     pairs, walls = [], []
     try:
