@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import uuid
 
 from tests import loadgen
 
@@ -64,16 +63,6 @@ def media_load(ctx: Context, photo: Photo):
     return send
 
 
-def multipart(field: str, filename: str, content_type: str, data: bytes) -> tuple[bytes, str]:
-    boundary = f"----bench{uuid.uuid4().hex}"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode()
-    body = head + data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 # --- measures -----------------------------------------------------------------------------------
 
 
@@ -92,7 +81,7 @@ def upload_latency(ctx: Context) -> list[Result]:
     """
     s = ctx.sizes
     photo = photos()["12mp.jpg"]
-    body, content_type = multipart("image", "photo.jpg", "image/jpeg", photo.path.read_bytes())
+    body, content_type = loadgen.multipart("image", "photo.jpg", photo.path.read_bytes())
     conn = ctx.connection()
     headers = {"Content-Type": content_type}
     ours_path, bare_path = "/media/upload/", "/bench/bare-upload/"
