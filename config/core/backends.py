@@ -47,9 +47,27 @@ class JobResultBackend(DatabaseBackend):
             moved = services.job_finish(task_id=task_id, state=states.FAILURE, error=message)
             if moved is False:
                 return None
+            # The business row (an image, an export) fails in the same transaction as its job: a
+            # worker that dies in between must not leave a FAILURE job beside a PROCESSING image,
+            # which no sweep would ever look at again (the job is final).
+            self._settle_business_row(task_id, message, request)
             return super().mark_as_failure(
                 task_id, exc, traceback, request, store_result, call_errbacks, state
             )
+
+    def _settle_business_row(self, task_id, message, request) -> None:
+        name = getattr(request, "task", None) or getattr(request, "name", None)
+        task = self.app.tasks.get(name) if name else None
+        settle = getattr(task, "settle_failure", None)
+        if settle is None:
+            return
+        args = getattr(request, "args", None) or ()
+        kwargs = getattr(request, "kwargs", None) or {}
+        try:
+            with transaction.atomic():  # a savepoint: a broken hook must not keep the job unfinished
+                settle(message, task_id, *args, **kwargs)
+        except Exception:
+            logger.exception("job %s: could not settle its business row (%s)", task_id, name)
 
     def _store_result(self, task_id, result, status, traceback=None, request=None, using=None):
         """Write the TaskResult row in one INSERT … ON CONFLICT DO UPDATE.

@@ -83,18 +83,13 @@ class JobTask(DjangoTask):
         except Exception as exc:  # the running execution settles the job anyway
             logger.warning("job %s: could not re-queue a duplicate delivery: %s", self.request.id, exc)
 
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        # Celery calls this on every final failure, including in the worker's main process after
-        # a hard time limit, where none of the task's own code runs.
-        from .errors import human_message
-
-        try:
-            self.settle_failure(human_message(exc), task_id, *args, **kwargs)
-        finally:
-            super().on_failure(exc, task_id, args, kwargs, einfo)
-
     def settle_failure(self, message: str, task_id: str, *args, **kwargs) -> None:
-        """Override to mark the task's business row failed (the job row is settled already)."""
+        """Override to mark the task's business row failed.
+
+        Called by the result backend (config.core.backends) inside the transaction that moves the
+        job to FAILURE, on every path: an exception in the task, a hard time limit or a lost worker
+        (both handled in the worker's main process, where none of the task's code runs).
+        """
 
     def progress(self, current: int, total: int, *, force: bool = False) -> None:
         """Report progress, at most a few times a second (every call is a database write)."""

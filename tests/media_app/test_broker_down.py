@@ -11,7 +11,7 @@ from config.core.errors import MESSAGE_BROKER_DOWN
 from media_app.models import Image
 from tests.harness import ROOT, child_env
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.timing, pytest.mark.django_db(transaction=True)]
 
 UPLOAD_SCRIPT = """
 import json, sys, time, django

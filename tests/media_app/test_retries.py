@@ -20,7 +20,7 @@ from tests.harness import WorkerProcess
 from tests.media_app.conftest import as_upload, stored_files
 from tests.media_app.flaky import flaky_key
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.reliability]
+pytestmark = [pytest.mark.timing, pytest.mark.django_db(transaction=True), pytest.mark.reliability]
 
 
 def other_db(url: str, db: int = 7) -> str:

@@ -1,7 +1,8 @@
 """A compression killed by the hard time limit: the job and the image both end FAILED.
 
 The worker's main process kills the pool child, so no code runs in the child; Celery calls the
-task's on_failure in the main process, which is what settles the image row and its batch.
+result backend in the main process, which fails the job and the image in one transaction: no reader
+ever sees the job FAILURE beside its image still PROCESSING.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from media_app.models import Image
 from tests.harness import ROOT, WorkerProcess, child_env
 from tests.media_app.test_broker_down import UPLOAD_SCRIPT
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.timing, pytest.mark.django_db(transaction=True)]
 
 
 def test_hard_time_limit_fails_the_job_and_the_image(user, photos, tmp_path, wait_job):

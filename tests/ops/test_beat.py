@@ -11,7 +11,7 @@ import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_celery_results.models import TaskResult
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.timing, pytest.mark.django_db(transaction=True)]
 
 
 class _FormReader(HTMLParser):
@@ -117,18 +117,33 @@ def test_two_beats_send_once_per_period_and_the_standby_takes_over_from_a_dead_l
     elapsed = time.monotonic() - started
 
     messages = private_queue.messages()
-    slots = [m["headers"]["backroom_slot"] for m in messages]
-    assert len(messages) == leader.sends("probe-two-beats") + standby.sends("probe-two-beats")
+    logged = leader.sends("probe-two-beats") + standby.sends("probe-two-beats")
     assert standby.sends("probe-two-beats") >= 1
-    assert len(set(slots)) == len(slots), "two sends for one period"
+    # Beat logs "Sending due task" before it publishes, and records the run after: a leader killed
+    # between the log line and the publish logged one send more than it made (that run is not lost:
+    # the standby finds it unrecorded and sends it), and one killed between the publish and the
+    # record leaves its last period to be sent again by the standby, under the same slot, where the
+    # slot claim in config.ops.periodic runs it once (test_a_slot_runs_once_and_run_now_always_runs).
+    # Either happens at the kill only: at most one send in flight, at most one slot sent twice.
+    assert 0 <= logged - len(messages) <= 1, (logged, len(messages))
+    slots = [m["headers"]["backroom_slot"] for m in messages]
+    assert len(slots) - len(set(slots)) <= 1, "two sends for one period, away from the takeover"
     # One send per period: two beats both sending would make about twice as many.
-    assert len(messages) <= elapsed / every + 2
+    assert len(set(slots)) <= elapsed / every + 2
     for message in messages:
         assert message["headers"]["periodic_task_name"] == "probe-two-beats"
         assert message["headers"]["celery_beat_task"] is True
-    # Each run expires when the next one is due, so runs missed while no worker was there do not
-    # pile up. A slot names the previous run, so the next message's slot is this one's send time.
-    chain = sorted(messages, key=lambda m: m["headers"]["backroom_slot"])
+    # No period lost, and runs do not pile up: each run expires when the next one is due, and a slot
+    # names the previous run, so the next message's slot is this one's send time. A period lost at
+    # the takeover (recorded by the dead leader, never published) breaks the chain: the next slot
+    # would name a run that no message made. Of a slot sent twice, the standby's copy (sent later,
+    # so expiring later) is the one the chain goes on from.
+    latest: dict[str, dict] = {}
+    for message in messages:
+        slot = message["headers"]["backroom_slot"]
+        if slot not in latest or message["headers"]["expires"] > latest[slot]["headers"]["expires"]:
+            latest[slot] = message
+    chain = [latest[slot] for slot in sorted(latest)]
     for sent, following in itertools.pairwise(chain):
         expires = datetime.fromisoformat(sent["headers"]["expires"])
         sent_at = datetime.fromisoformat(following["headers"]["backroom_slot"].split("@", 1)[1])

@@ -14,7 +14,7 @@ from django.db import connection
 
 from config.core.models import Job
 
-pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.timing, pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 
 def restart_postgresql() -> float:

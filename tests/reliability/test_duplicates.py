@@ -10,7 +10,7 @@ from config.core.models import Job
 from tests.harness import publishing_to
 from tests.reliability.faults import VISIBILITY_TIMEOUT
 
-pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.timing, pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 
 def deliver_again(s, job, times: int = 1) -> None:

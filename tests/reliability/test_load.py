@@ -24,7 +24,7 @@ from tests.harness import ROOT, WorkerProcess, child_env
 from tests.procfile import procfile_command
 from tests.reliability.conftest import SOAK
 
-pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.timing, pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 CLIENTS = 20
 UPLOADS = 1000 if SOAK else 200

@@ -13,7 +13,7 @@ from config.core.errors import MESSAGE_TIMEOUT
 from config.core.models import Job
 from tests.reliability.faults import RESTORE_INTERVAL, VISIBILITY_TIMEOUT, kill
 
-pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.timing, pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 
 def test_pool_child_killed_mid_task_reruns_once(scenario, workers):
