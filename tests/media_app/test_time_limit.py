@@ -64,3 +64,65 @@ def test_hard_time_limit_fails_the_job_and_the_image(user, photos, tmp_path, wai
     finally:
         worker.stop()
         devredis.stop(redis_proc)
+
+
+def test_the_result_backend_fails_the_image_with_its_job_in_one_transaction(user):
+    """The backend's failure path alone (as the worker's main process runs it after a hard time limit)
+    settles the image: nothing is left for a later hook that a dying worker might never run."""
+    import uuid
+
+    from billiard.exceptions import TimeLimitExceeded
+    from celery.app.task import Context
+
+    from config.celery_app import app
+    from config.core.models import Job
+
+    app.loader.import_default_modules()
+    image = Image.objects.create(
+        owner=user, original=f"media/originals/{user.pk}/x.jpg", original_format="JPEG", state="PROCESSING"
+    )
+    job = Job.objects.create(
+        task_id=str(uuid.uuid4()),
+        owner=user,
+        kind="media_app.compress",
+        task_name="media_app.compress_image",
+        args=[image.pk],
+        state="STARTED",
+    )
+    Image.objects.filter(pk=image.pk).update(job=job)
+    request = Context(id=job.task_id, task="media_app.compress_image", args=[image.pk], kwargs={})
+
+    app.backend.mark_as_failure(job.task_id, TimeLimitExceeded(1.0), request=request)
+
+    job.refresh_from_db()
+    image.refresh_from_db()
+    assert job.state == "FAILURE" and job.error == "This job took too long and was stopped."
+    assert image.state == "FAILED" and image.error == job.error
+
+
+def test_a_broken_business_hook_still_fails_the_job(user, monkeypatch):
+    import uuid
+
+    from celery.app.task import Context
+
+    from config.celery_app import app
+    from config.core.models import Job
+
+    app.loader.import_default_modules()
+    task = app.tasks["media_app.compress_image"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("storage exploded")
+
+    monkeypatch.setattr(task, "settle_failure", broken)
+    job = Job.objects.create(
+        task_id=str(uuid.uuid4()),
+        owner=user,
+        kind="media_app.compress",
+        task_name="media_app.compress_image",
+        args=[1],
+        state="STARTED",
+    )
+    request = Context(id=job.task_id, task="media_app.compress_image", args=[1], kwargs={})
+    app.backend.mark_as_failure(job.task_id, RuntimeError("boom"), request=request)
+    assert Job.objects.get(pk=job.pk).state == "FAILURE"
