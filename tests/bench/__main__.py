@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         if ctx is not None:
             ctx.close()
         devredis.stop(redis_proc)
-    return _report(results, full=args.full, seconds=time.monotonic() - started)
+    return _report(
+        results, full=args.full, seconds=time.monotonic() - started, publish=not (args.only or args.small)
+    )
 
 
 def _wanted(name: str, only: str) -> bool:
@@ -137,7 +139,7 @@ def _line(r) -> str:
     return ", ".join(parts)
 
 
-def _report(results, *, full: bool, seconds: float) -> int:
+def _report(results, *, full: bool, seconds: float, publish: bool = False) -> int:
     from .stats import table
 
     targets = [r for r in results if r.target != "info"]
@@ -151,6 +153,11 @@ def _report(results, *, full: bool, seconds: float) -> int:
     }
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     (BENCH_DIR / "results.json").write_text(json.dumps(payload, indent=2, default=str))
+    if publish:
+        # Only a whole run at real sizes speaks for the project; --only and --small runs do not.
+        from tests.docs_pages import write_bench_page
+
+        write_bench_page(json.loads(json.dumps(payload, default=str)))
     print()
     print(f"Backroom benchmarks — {payload['cpu_model']} ({payload['cpus']} CPUs), {payload['date']}")
     print(table(targets))
@@ -161,7 +168,10 @@ def _report(results, *, full: bool, seconds: float) -> int:
         print(table(info))
     holding = sum(1 for r in targets if r.holds)
     print()
-    print(f"{holding} of {len(targets)} targets hold; {seconds:.0f} s; written to var/bench/results.json")
+    print(
+        f"{holding} of {len(targets)} targets hold; {seconds:.0f} s;"
+        " written to var/bench/results.json" + (" and docs/bench.md" if publish else "")
+    )
     return 0 if holding == len(targets) else 1
 
 

@@ -203,3 +203,6 @@ def record_figures(figures: dict) -> None:
     ]
     runs.append(figures)
     path.write_text(json.dumps(runs[-200:], indent=1))
+    from tests.docs_pages import write_reliability_page
+
+    write_reliability_page(path)
