@@ -28,7 +28,7 @@ test: install
 
 # The timing-dependent tests N times (LOAD=1: beside one busy process per core); pass/fail per test.
 flake: install
-	N=$(or $(N),5) LOAD=$(LOAD) TESTS="$(TESTS)" $(PY) -m tests.flake
+	$(PY) -m tests.flake -n $(or $(N),5) $(if $(filter 1 true yes,$(LOAD)),--load) $(TESTS)
 
 lint: install
 	$(VENV)/bin/ruff check .

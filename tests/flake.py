@@ -48,9 +48,9 @@ def _outcomes(report: Path) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("-n", type=int, default=int(os.environ.get("N") or 5), help="rounds")
-    parser.add_argument("--load", action="store_true", default=os.environ.get("LOAD") in ("1", "true"))
-    parser.add_argument("tests", nargs="*", default=(os.environ.get("TESTS") or "").split())
+    parser.add_argument("-n", type=int, default=5, help="rounds")
+    parser.add_argument("--load", action="store_true", help="beside one busy process per core")
+    parser.add_argument("tests", nargs="*", help="test paths or node ids (default: -m timing)")
     args = parser.parse_args(argv)
     selection = args.tests or ["-m", "timing"]
 
