@@ -5,8 +5,7 @@ from config.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
-    path("accounts/signup/", core_views.signup, name="signup"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("config.accounts.urls")),
     path("tasks/<str:task_id>/", core_views.task_status, name="task_status"),
     path("healthz", core_views.healthz, name="healthz"),
     path("media/", include("media_app.urls")),

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "django_celery_beat",
     "config.core",
+    "config.accounts",
     "config.ops",
     "media_app",
     "reports",

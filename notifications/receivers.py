@@ -1,0 +1,7 @@
+"""What the notifications app does when accounts (config/accounts/signals.py) says something happened."""
+
+from . import services
+
+
+def welcome(sender, *, user, **kwargs) -> None:
+    services.notify_welcome(user=user)
