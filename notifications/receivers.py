@@ -5,3 +5,7 @@ from . import services
 
 def welcome(sender, *, user, **kwargs) -> None:
     services.notify_welcome(user=user)
+
+
+def verification(sender, *, user, **kwargs) -> None:
+    services.notify_verification(user=user)

@@ -1,6 +1,6 @@
 from django.core import checks
 
-from .signals import password_reset_requested, user_signed_up
+from .signals import password_reset_requested, user_signed_up, verification_requested
 
 
 @checks.register()
@@ -9,6 +9,7 @@ def signals_have_listeners(app_configs=None, **kwargs):
         name
         for name, signal in (
             ("user_signed_up", user_signed_up),
+            ("verification_requested", verification_requested),
             ("password_reset_requested", password_reset_requested),
         )
         if not signal.has_listeners()

@@ -9,5 +9,7 @@ from django.dispatch import Signal
 
 # user=<the new account>. The receiver sends the welcome email, which carries the verification link.
 user_signed_up = Signal()
+# user=<an account whose address is unconfirmed>. The receiver emails a new verification link.
+verification_requested = Signal()
 # user=<the one account whose verified address was given>. The receiver emails a reset link.
 password_reset_requested = Signal()

@@ -6,5 +6,7 @@ from . import views
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("verify/resend/", views.verification_resend, name="verification_resend"),
+    path("verify/<str:token>/", views.verify_email, name="verify_email"),
     path("", include("django.contrib.auth.urls")),
 ]

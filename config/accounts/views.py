@@ -4,10 +4,11 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
-from .forms import SignUpForm
+from .forms import EMAIL_TAKEN, SignUpForm
 
 
 @login_not_required
@@ -17,12 +18,43 @@ def signup(request):
         return redirect("/")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = services.user_sign_up(
-            username=form.cleaned_data["username"],
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password1"],
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.username}! Your account is ready.")
-        return redirect("/")
+        try:
+            user = services.user_sign_up(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+            )
+        except services.EmailTaken:
+            form.add_error("email", EMAIL_TAKEN)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request,
+                f"Welcome, {user.username}! Your account is ready. We have emailed {user.email} a link: "
+                "follow it to confirm the address, and we will email you there.",
+            )
+            return redirect("/")
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_not_required
+@require_GET
+@never_cache
+def verify_email(request, token: str):
+    """The link in the welcome email. The signed token is the proof, so no login is needed."""
+    result = services.email_verify(token=token)
+    return render(
+        request,
+        "registration/verify_email.html",
+        {"verified": result.status == 200, "message": result.message},
+        status=result.status,
+    )
+
+
+@require_POST
+def verification_resend(request):
+    if services.verification_resend(user=request.user):
+        messages.success(request, f"We have emailed a new link to {request.user.email}.")
+    else:
+        messages.info(request, "Your address is confirmed already.")
+    return redirect("/")
