@@ -13,3 +13,6 @@ class NotificationsConfig(AppConfig):
         # Accounts (under config/) imports no app; it says what happened and we send the email.
         accounts.user_signed_up.connect(receivers.welcome, dispatch_uid="notifications.welcome")
         accounts.verification_requested.connect(receivers.verification, dispatch_uid="notifications.verify")
+        accounts.password_reset_requested.connect(
+            receivers.password_reset, dispatch_uid="notifications.reset"
+        )

@@ -9,3 +9,7 @@ def welcome(sender, *, user, **kwargs) -> None:
 
 def verification(sender, *, user, **kwargs) -> None:
     services.notify_verification(user=user)
+
+
+def password_reset(sender, *, user, **kwargs) -> None:
+    services.notify_password_reset(user=user)

@@ -115,6 +115,20 @@ def notify_welcome(*, user: AbstractBaseUser) -> Notification:
     )
 
 
+def notify_password_reset(*, user: AbstractBaseUser) -> Notification:
+    """The reset link goes by email only (made on the worker, see private_link_for); in-app, the
+    owner sees that someone asked."""
+    return notify(
+        user=user,
+        kind=Kind.PASSWORD_RESET,
+        title="Reset your password",
+        body=(
+            "Someone, we hope you, asked to reset the password of your account. If it was not you, "
+            "ignore this: your password stays as it is."
+        ),
+    )
+
+
 def notify_verification(*, user: AbstractBaseUser) -> Notification:
     """A new link that confirms the address (asked for by its owner). Not keyed: each ask sends one."""
     return notify(
@@ -304,6 +318,8 @@ def private_link_for(notification: Notification) -> str:
     """A link only the mailbox may see, made now and stored nowhere (not in the in-app notification)."""
     if notification.kind == Kind.WELCOME:
         return accounts_services.verification_url(user=notification.recipient) or ""
+    if notification.kind == Kind.PASSWORD_RESET:
+        return accounts_services.password_reset_url(user=notification.recipient)
     return ""
 
 

@@ -1,4 +1,4 @@
-"""Every write of accounts: sign-up, address verification (and password reset, below)."""
+"""Every write of accounts: sign-up, address verification, password reset."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from . import selectors
 from .models import EmailAddress
-from .signals import user_signed_up, verification_requested
+from .signals import password_reset_requested, user_signed_up, verification_requested
 
 VERIFY_SALT = "accounts.verify-email"
 
@@ -105,3 +108,30 @@ def email_address_set(*, user: AbstractBaseUser, email: str, verified: bool = Fa
             user=user, defaults={"email": email, "verified_at": timezone.now() if verified else None}
         )
     return row
+
+
+# --- password reset ------------------------------------------------------------------------------
+
+
+def password_reset_request(*, email: str) -> bool:
+    """Ask for one reset email to the one account whose confirmed address this is.
+
+    At most one account holds a confirmed address (the constraint), so one request makes at most
+    one email, whatever number of old accounts carry the address in ``User.email``. The email is a
+    notification: a job on the fast queue, sent by a worker, never by this web process. False
+    (and nothing sent) for an unknown or unconfirmed address; the caller answers the same either way.
+    """
+    user = selectors.verified_account_for(email=email)
+    if user is None or not user.has_usable_password():
+        return False
+    with transaction.atomic():
+        password_reset_requested.send(sender=user.__class__, user=user)
+    return True
+
+
+def password_reset_url(*, user: AbstractBaseUser) -> str:
+    """Django's own reset link (uid + token, valid PASSWORD_RESET_TIMEOUT, void once used or once
+    the password changes), made on the worker when the email is built."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    path = reverse("password_reset_confirm", args=[uid, default_token_generator.make_token(user)])
+    return settings.SITE_URL + path

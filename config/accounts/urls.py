@@ -8,5 +8,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("verify/resend/", views.verification_resend, name="verification_resend"),
     path("verify/<str:token>/", views.verify_email, name="verify_email"),
+    # Before Django's auth URLs, so these win over its views of the same name and path.
+    path("password_reset/", views.password_reset, name="password_reset"),
     path("", include("django.contrib.auth.urls")),
 ]

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -58,3 +60,16 @@ def verification_resend(request):
     else:
         messages.info(request, "Your address is confirmed already.")
     return redirect("/")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's form and pages; the email goes through the notifications queue instead of being
+    sent from here, and only to a confirmed address (services.password_reset_request). The answer
+    is the same whether or not the address is known."""
+
+    def form_valid(self, form):
+        services.password_reset_request(email=form.cleaned_data["email"])
+        return HttpResponseRedirect(self.get_success_url())
+
+
+password_reset = login_not_required(PasswordResetView.as_view())
