@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config.accounts.views import throttled_login
 from config.core import views as core_views
 
 urlpatterns = [
@@ -12,6 +13,8 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("notifications/", include("notifications.urls")),
     path("ops/", include("config.ops.urls")),
+    # The admin's own login view, throttled like ours; before admin.site.urls so this one answers.
+    path("admin/login/", throttled_login(admin.site.login)),
     path("admin/", admin.site.urls),
 ]
 

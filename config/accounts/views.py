@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import services
+from config.core.middleware import wants_json
+
+from . import services, throttle
 from .forms import EMAIL_TAKEN, SignUpForm
 
 
@@ -62,10 +66,53 @@ def verification_resend(request):
     return redirect("/")
 
 
+def too_many(request, wait: int, what: str):
+    minutes = max(1, round(wait / 60))
+    when = f"{minutes} minute{'s' if minutes != 1 else ''}" if wait >= 90 else f"{wait} seconds"
+    message = f"Too many {what} in a short time. To keep accounts safe, please try again in {when}."
+    if wants_json(request):
+        response = JsonResponse({"error": message, "retry_after": wait}, status=429)
+    else:
+        response = render(request, "registration/throttled.html", {"message": message}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def throttled_login(view):
+    """Count every login POST against the account and the client address (a success gives its
+    count back); beyond the limits, 429 until the window closes. For our login and the admin's."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        counters = throttle.login_counters(request, str(request.POST.get("username", "")))
+        wait = throttle.attempt(counters)
+        if wait:
+            return too_many(request, wait, "login attempts")
+        response = view(request, *args, **kwargs)
+        if response.status_code == 302 and request.user.is_authenticated:
+            throttle.give_back(counters)
+        return response
+
+    return wrapper
+
+
+login_view = throttled_login(auth_views.LoginView.as_view())
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     """Django's form and pages; the email goes through the notifications queue instead of being
     sent from here, and only to a confirmed address (services.password_reset_request). The answer
-    is the same whether or not the address is known."""
+    is the same whether or not the address is known. Requests are limited per address asked for
+    and per client address."""
+
+    def post(self, request, *args, **kwargs):
+        counters = throttle.reset_counters(request, str(request.POST.get("email", "")))
+        wait = throttle.attempt(counters)
+        if wait:
+            return too_many(request, wait, "password reset requests")
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         services.password_reset_request(email=form.cleaned_data["email"])
