@@ -169,3 +169,11 @@ def test_forged_stale_and_repurposed_links_confirm_nothing(make_user, settings):
     EmailAddress.objects.filter(user=user).update(email="new@example.com")
     assert Client().get(f"/accounts/verify/{good}/").status_code == 400
     assert not EmailAddress.objects.get(user=user).is_verified
+
+
+def test_the_settings_page_offers_a_new_link_only_while_unconfirmed(make_user):
+    pending, confirmed = Client(), Client()
+    pending.force_login(make_user("unsure", verified=False))
+    confirmed.force_login(make_user("sure"))
+    assert "Send a new link" in pending.get("/notifications/preferences/").content.decode()
+    assert "Send a new link" not in confirmed.get("/notifications/preferences/").content.decode()
