@@ -6,4 +6,13 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+        from config.accounts import signals as accounts
+
+        from . import checks, receivers  # noqa: F401 - checks registers the system checks
+
+        # Accounts (under config/) imports no app; it says what happened and we send the email.
+        accounts.user_signed_up.connect(receivers.welcome, dispatch_uid="notifications.welcome")
+        accounts.verification_requested.connect(receivers.verification, dispatch_uid="notifications.verify")
+        accounts.password_reset_requested.connect(
+            receivers.password_reset, dispatch_uid="notifications.reset"
+        )

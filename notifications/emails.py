@@ -63,6 +63,7 @@ def build_email(
     unsubscribe_url: str,
     preferences_url: str,
     message_id: str,
+    private_link: str = "",
 ) -> EmailContent:
     """Subject, plain text and HTML for one notification, from notifications/email/<kind>.*."""
     context = {
@@ -75,6 +76,8 @@ def build_email(
         "site_url": site_url,
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
+        # For the mailbox only (confirm the address, reset a password): never in the in-app copy.
+        "private_link": private_link,
     }
     text_template = select_template([f"notifications/email/{kind}.txt", "notifications/email/generic.txt"])
     html_template = select_template([f"notifications/email/{kind}.html", "notifications/email/generic.html"])

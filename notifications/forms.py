@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import Kind
+from .models import ALWAYS_EMAILED, Kind
 
 HELP = {
     Kind.WELCOME: "Account emails, such as the welcome email.",
@@ -18,6 +18,8 @@ class PreferencesForm(forms.Form):
     def __init__(self, *args, initial_choices: dict[str, bool], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for kind, label in Kind.choices:
+            if kind in ALWAYS_EMAILED:
+                continue
             self.fields[kind] = forms.BooleanField(
                 label=label,
                 required=False,
@@ -26,4 +28,4 @@ class PreferencesForm(forms.Form):
             )
 
     def email_choices(self) -> dict[str, bool]:
-        return {kind: bool(self.cleaned_data.get(kind)) for kind in Kind.values}
+        return {kind: bool(self.cleaned_data.get(kind)) for kind in Kind.values if kind in self.fields}

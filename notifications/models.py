@@ -12,6 +12,11 @@ class Kind(models.TextChoices):
     EXPORT_READY = "export_ready", "Your export is ready"
     EXPORT_FAILED = "export_failed", "Your export failed"
     GENERAL = "general", "Other news about your account"
+    PASSWORD_RESET = "password_reset", "Password reset"
+
+
+# Security emails: always sent (to a confirmed address), whatever the preferences say.
+ALWAYS_EMAILED = frozenset({Kind.PASSWORD_RESET})
 
 
 class EmailState(models.TextChoices):

@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db.models import QuerySet
 
-from .models import Kind, Notification, Preference
+from .models import ALWAYS_EMAILED, Kind, Notification, Preference
 
 UNSUBSCRIBE_SALT = "notifications.unsubscribe"
 # No row in Preference means this: email on for every kind.
@@ -34,6 +34,8 @@ def notification_for_email(*, notification_id: int) -> Notification | None:
 
 
 def email_enabled(*, user: AbstractBaseUser, kind: str) -> bool:
+    if kind in ALWAYS_EMAILED:
+        return True
     value = Preference.objects.filter(user_id=user.pk, kind=kind).values_list("email_enabled", flat=True)
     return next(iter(value), EMAIL_DEFAULT)
 
@@ -41,7 +43,7 @@ def email_enabled(*, user: AbstractBaseUser, kind: str) -> bool:
 def email_preferences(*, user: AbstractBaseUser) -> dict[str, bool]:
     """Every kind with the user's choice, defaults filled in."""
     chosen = dict(Preference.objects.filter(user_id=user.pk).values_list("kind", "email_enabled"))
-    return {kind: chosen.get(kind, EMAIL_DEFAULT) for kind in Kind.values}
+    return {kind: chosen.get(kind, EMAIL_DEFAULT) for kind in Kind.values if kind not in ALWAYS_EMAILED}
 
 
 def unsubscribe_token(*, user: AbstractBaseUser, kind: str) -> str:

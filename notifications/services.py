@@ -20,6 +20,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from config.accounts import selectors as accounts
+from config.accounts import services as accounts_services
 from config.core.errors import HumanError, TransientError
 from config.core.services import job_create
 
@@ -29,6 +31,10 @@ from .models import EmailState, Kind, Notification, Preference
 logger = logging.getLogger(__name__)
 
 EMAIL_TASK = "notifications.send_email"
+# The only email an unconfirmed address gets: the welcome, which carries the link that confirms it.
+# Everything else waits for the owner to prove the mailbox is theirs (issue 18.3); in-app, all shows.
+TO_UNVERIFIED = frozenset({Kind.WELCOME})
+NOT_VERIFIED = "Not emailed: the address is not confirmed yet."
 
 
 class EmailInFlight(Exception):
@@ -68,6 +74,8 @@ def notify(
             state = EmailState.SKIPPED
         elif not _has_address(user):
             state = EmailState.NONE
+        elif kind not in TO_UNVERIFIED and not accounts.email_verified(user=user):
+            state = EmailState.NONE
         else:
             state = EmailState.QUEUED
         try:
@@ -98,12 +106,37 @@ def notify_welcome(*, user: AbstractBaseUser) -> Notification:
         kind=Kind.WELCOME,
         title=f"Welcome to {site}, {user.get_username()}",
         body=(
-            f"Your {site} account is ready. Upload photos and we make web-sized copies for you; "
+            f"Welcome to {site}: your account is ready. Upload photos and we make web-sized copies for you; "
             "ask for an Excel report and we build it in the background. We tell you here, and by "
             "email, when something is ready."
         ),
         link="/",
         key="welcome",
+    )
+
+
+def notify_password_reset(*, user: AbstractBaseUser) -> Notification:
+    """The reset link goes by email only (made on the worker, see private_link_for); in-app, the
+    owner sees that someone asked."""
+    return notify(
+        user=user,
+        kind=Kind.PASSWORD_RESET,
+        title="Reset your password",
+        body=(
+            "Someone, we hope you, asked to reset the password of your account. If it was not you, "
+            "ignore this: your password stays as it is."
+        ),
+    )
+
+
+def notify_verification(*, user: AbstractBaseUser) -> Notification:
+    """A new link that confirms the address (asked for by its owner). Not keyed: each ask sends one."""
+    return notify(
+        user=user,
+        kind=Kind.WELCOME,
+        title="Confirm your email address",
+        body="We have emailed you a link. Follow it to confirm that the address is yours.",
+        link="/",
     )
 
 
@@ -225,6 +258,10 @@ def email_send(*, notification: Notification, final_attempt: bool = False) -> di
     if not selectors.email_enabled(user=user, kind=notification.kind):
         settle(EmailState.SKIPPED)
         return {"sent": False, "email_state": EmailState.SKIPPED}
+    # Asked again at send time: the address may have changed since the email was queued.
+    if notification.kind not in TO_UNVERIFIED and not accounts.email_verified(user=user):
+        settle(EmailState.NONE, email_error=NOT_VERIFIED)
+        return {"sent": False, "email_state": EmailState.NONE}
     try:
         message = emails.build_message(
             email_content(notification),
@@ -273,7 +310,17 @@ def email_content(notification: Notification) -> emails.EmailContent:
         unsubscribe_url=site_url + reverse("notifications:unsubscribe", args=[token]),
         preferences_url=site_url + reverse("notifications:preferences"),
         message_id=message_id_for(notification),
+        private_link=private_link_for(notification),
     )
+
+
+def private_link_for(notification: Notification) -> str:
+    """A link only the mailbox may see, made now and stored nowhere (not in the in-app notification)."""
+    if notification.kind == Kind.WELCOME:
+        return accounts_services.verification_url(user=notification.recipient) or ""
+    if notification.kind == Kind.PASSWORD_RESET:
+        return accounts_services.password_reset_url(user=notification.recipient)
+    return ""
 
 
 def message_id_for(notification: Notification) -> str:

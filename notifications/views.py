@@ -7,6 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.accounts import selectors as accounts
 from config.core.middleware import wants_json
 
 from . import selectors, services
@@ -63,7 +64,8 @@ def preferences(request):
         services.preferences_set(user=request.user, email_enabled=form.email_choices())
         messages.success(request, "Your email preferences are saved.")
         return redirect("notifications:preferences")
-    return render(request, "notifications/preferences.html", {"form": form})
+    confirmed = accounts.email_verified(user=request.user)
+    return render(request, "notifications/preferences.html", {"form": form, "email_confirmed": confirmed})
 
 
 @login_not_required

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from tests.harness import SMTPRecorder, WorkerProcess, wait_for_job
 from tests.testdata import TESTDATA
@@ -91,10 +92,19 @@ _seq = itertools.count(1)
 
 @pytest.fixture
 def make_user(django_user_model):
-    def make(username: str | None = None, **extra):
+    def make(username: str | None = None, *, verified: bool = True, **extra):
+        """A user whose address is confirmed (as after following the welcome link) unless
+        ``verified=False``; an empty ``email`` gives no address at all."""
+        from config.accounts.models import EmailAddress
+
         username = username or f"user{next(_seq)}"
         extra.setdefault("email", f"{username}@example.com")
-        return django_user_model.objects.create_user(username=username, password="pw-123456!", **extra)
+        user = django_user_model.objects.create_user(username=username, password="pw-123456!", **extra)
+        if user.email:
+            EmailAddress.objects.create(
+                user=user, email=user.email, verified_at=timezone.now() if verified else None
+            )
+        return user
 
     return make
 

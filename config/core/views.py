@@ -2,17 +2,14 @@ from __future__ import annotations
 
 import re
 
-from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from . import health as health_checks
-from . import selectors, services_accounts
-from .forms import SignUpForm
+from . import selectors
 from .middleware import wants_json
 from .models import Job
 
@@ -61,24 +58,6 @@ def healthz(request):
     down = [name for name, part in parts.items() if part["status"] != "ok"]
     body = {"status": "ok" if not down else "down", "down": down, **parts}
     return JsonResponse(body, status=503 if down else 200)
-
-
-@login_not_required
-@require_http_methods(["GET", "POST"])
-def signup(request):
-    if request.user.is_authenticated:
-        return redirect("/")
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = services_accounts.user_sign_up(
-            username=form.cleaned_data["username"],
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password1"],
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.username}! Your account is ready.")
-        return redirect("/")
-    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 
 def home(request):

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "django_celery_beat",
     "config.core",
+    "config.accounts",
     "config.ops",
     "media_app",
     "reports",
@@ -126,6 +127,15 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# The link in the welcome email confirms the address for this long (seconds).
+ACCOUNTS_VERIFY_MAX_AGE = env.int("ACCOUNTS_VERIFY_MAX_AGE", default=3 * 24 * 3600)
+# Throttling (config/accounts/throttle.py): attempts allowed per window of ACCOUNTS_THROTTLE_PERIOD
+# seconds, counted in Redis; beyond them, 429 with Retry-After until the window closes.
+ACCOUNTS_THROTTLE_PERIOD = env.int("ACCOUNTS_THROTTLE_PERIOD", default=15 * 60)
+ACCOUNTS_LOGIN_LIMIT_PER_ACCOUNT = env.int("ACCOUNTS_LOGIN_LIMIT_PER_ACCOUNT", default=5)
+ACCOUNTS_LOGIN_LIMIT_PER_ADDRESS = env.int("ACCOUNTS_LOGIN_LIMIT_PER_ADDRESS", default=30)
+ACCOUNTS_RESET_LIMIT_PER_EMAIL = env.int("ACCOUNTS_RESET_LIMIT_PER_EMAIL", default=3)
+ACCOUNTS_RESET_LIMIT_PER_ADDRESS = env.int("ACCOUNTS_RESET_LIMIT_PER_ADDRESS", default=10)
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

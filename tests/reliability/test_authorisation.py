@@ -69,6 +69,8 @@ MATRIX: dict[str, Entry] = {
     "password_reset_done": Entry(PUBLIC, "/accounts/password_reset/done/"),
     "password_reset_confirm": Entry(PUBLIC, "/accounts/reset/MQ/forged-token/"),
     "password_reset_complete": Entry(PUBLIC, "/accounts/reset/done/"),
+    "verify_email": Entry(PUBLIC, "/accounts/verify/forged-token/", 400),
+    "verification_resend": Entry(LOGIN, "/accounts/verify/resend/", 405),  # POST only
     "task_status": Entry(OWNER, lambda w: f"/tasks/{w.job.task_id}/"),
     "healthz": Entry(PUBLIC, "/healthz", 0),  # 200 or 503 by the state of beat: not an auth matter
     # media_app

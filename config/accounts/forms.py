@@ -2,6 +2,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from . import selectors
+
+EMAIL_TAKEN = "An account with this address exists already. Log in, or reset your password."
+
 
 class SignUpForm(UserCreationForm):
     email = forms.EmailField(required=True, help_text="We send your notifications here.")
@@ -14,4 +18,6 @@ class SignUpForm(UserCreationForm):
         email = self.cleaned_data["email"].strip()
         if any(c in email for c in "\r\n"):
             raise forms.ValidationError("Enter a valid email address.")
+        if selectors.email_in_use(email=email):
+            raise forms.ValidationError(EMAIL_TAKEN)
         return email

@@ -1,0 +1,12 @@
+from django.contrib import admin
+
+from .models import EmailAddress
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(admin.ModelAdmin):
+    list_display = ("email", "user", "verified_at", "created_at")
+    list_filter = (("verified_at", admin.EmptyFieldListFilter),)
+    search_fields = ("email", "user__username")
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_at",)
