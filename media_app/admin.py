@@ -63,3 +63,6 @@ class UploadBatchAdmin(admin.ModelAdmin):
     list_display = ("id", "owner", "created_at", "notified_at")
     list_filter = ("created_at",)
     readonly_fields = ("owner", "created_at", "notified_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a batch comes with an upload; an added one would have no owner (a 500)

@@ -7,8 +7,8 @@ app_name = "media_app"
 urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("upload/", views.upload, name="upload"),
-    path("<int:pk>/", views.detail, name="detail"),
-    path("<int:pk>/delete/", views.delete, name="delete"),
-    path("<int:pk>/original", views.original, name="original"),
-    path("<int:pk>/<slug:name>.<slug:ext>", views.rendition, name="rendition"),
+    path("<id:pk>/", views.detail, name="detail"),
+    path("<id:pk>/delete/", views.delete, name="delete"),
+    path("<id:pk>/original", views.original, name="original"),
+    path("<id:pk>/<slug:name>.<slug:ext>", views.rendition, name="rendition"),
 ]

@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from config.core.converters import parse_id
 from config.core.middleware import wants_json
 from config.core.serving import private_file_response
 
@@ -104,10 +105,13 @@ def _tile(image: Image) -> dict:
 
 @require_safe
 def gallery(request):
-    batch_id = request.GET.get("batch")
-    batch_id = int(batch_id) if batch_id and batch_id.isdigit() else None
-    if batch_id is not None and selectors.batch_for_user(user=request.user, batch_id=batch_id) is None:
-        raise Http404
+    raw_batch = request.GET.get("batch") or ""
+    batch_id = None
+    # Anything but digits is ignored; digits name a batch, which must be one of this user's.
+    if raw_batch.isascii() and raw_batch.isdigit():
+        batch_id = parse_id(raw_batch)
+        if batch_id is None or selectors.batch_for_user(user=request.user, batch_id=batch_id) is None:
+            raise Http404
     images = selectors.images_for_user(user=request.user, batch_id=batch_id)
     page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     if wants_json(request):

@@ -27,3 +27,6 @@ class ExportAdmin(admin.ModelAdmin):
         "created_at",
         "finished_at",
     ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # exports are asked for on the reports page; an added one would have no owner

@@ -5,3 +5,7 @@ class CoreConfig(AppConfig):
     name = "config.core"
     label = "core"
     verbose_name = "Jobs"
+
+    def ready(self) -> None:
+        # Registers the <id:…> URL converter before any URL conf is loaded, and the system checks.
+        from . import checks, converters  # noqa: F401
