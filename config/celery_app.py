@@ -6,11 +6,15 @@ import os
 from celery import Celery
 from celery.signals import worker_process_init
 
+from config.core import tasklog
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("config", task_cls="config.core.jobtask:JobTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Expected failures (a bad picture) log one WARNING line; only unexpected ones a traceback.
+tasklog.install()
 
 
 @worker_process_init.connect

@@ -17,7 +17,22 @@ Policies (also in the README):
   the largest rendition allows it (draft mode); each smaller rendition is resized from the one
   before it with ``reducing_gap``. WebP uses ``method=4`` (libwebp's default): 5 and 6 cost
   roughly 1.5-3x the time for 1-3% smaller files.
-- Truncated files are refused, not padded with grey (``LOAD_TRUNCATED_IMAGES`` stays off).
+- Truncated files are refused, not padded with grey (``LOAD_TRUNCATED_IMAGES`` stays off). Pillow
+  raises for a file that just stops, but libjpeg pads a JPEG whose scan data ends early at a
+  marker (a cut file with an end-of-image marker appended) with grey and only warns, and Pillow
+  drops that warning. So a JPEG's markers are read first (``jpeg_layout``, a cheap walk that skips
+  the entropy-coded data) and the picture is refused as incomplete when:
+  - the file is smaller than any complete file of that size can be: a Huffman-coded JPEG spends at
+    least one bit on each 8x8 block of each component (its DC code), so it holds at least
+    blocks / 8 bytes. Checked at upload, from the header; a 633-byte file claiming 7000x7000 needs
+    ~96 kB. Arithmetic-coded files (rare; no browser shows them) have no such floor and pass;
+  - a progressive file's scans do not bring every coefficient of every component to full
+    precision (the scans after the cut are missing), or a sequential file's scans miss a component;
+  - a single-scan sequential file (the common kind) is decoded with its end-of-image marker
+    replaced by a few zero bytes: a complete scan needs them only as look-ahead and decodes to the
+    same pixels, while a cut one runs out of data and Pillow reports it truncated, in the same
+    single decode. A cut inside the last scan of a multi-scan file is not seen; with libjpeg's
+    progression that scan only refines the lowest bit, so nothing grey is shown.
 """
 
 from __future__ import annotations
@@ -67,6 +82,9 @@ MESSAGE_TOO_MANY_PIXELS = (
 )
 MESSAGE_DAMAGED = "This picture is damaged and could not be decoded."
 MESSAGE_TRUNCATED = "This picture is incomplete: the file was cut off."
+MESSAGE_TOO_SMALL = (
+    "This picture is incomplete: the file is far too small to hold the {width}x{height} pixels it declares."
+)
 MESSAGE_UNSUPPORTED_COLOUR = "This picture uses a colour format we cannot convert."
 
 # EXIF Orientation -> the transpose that makes the pixels upright (as ImageOps.exif_transpose).
@@ -84,6 +102,20 @@ SWAPS_AXES = {5, 6, 7, 8}
 # Each resize first reduces by an integer factor (fast box filter) while the remaining factor
 # stays above this gap; 2.0 is what Image.thumbnail uses and is visually indistinguishable here.
 REDUCING_GAP = 2.0
+
+# JPEG markers (ITU T.81, table B.1): every SOFn but DHT (C4), JPG (C8) and DAC (CC).
+JPEG_SOI = b"\xff\xd8"
+SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+HUFFMAN_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3})  # baseline, extended, progressive, lossless
+PROGRESSIVE_SOF = frozenset({0xC2, 0xCA})
+SINGLE_SCAN_SOF = frozenset({0xC0, 0xC1, 0xC3})  # Huffman-coded sequential: the look-ahead check
+# The next marker: FF and a code. In entropy-coded data FF is followed by 00 (a stuffed byte) or
+# D0-D7 (a restart), which do not end it; FF FF is fill before a marker.
+JPEG_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
+# What a complete scan may read past its last bit: libjpeg-turbo keeps up to 57 bits buffered.
+JPEG_LOOKAHEAD = bytes(16)
+# How far into an upload the probe looks for a JPEG's frame header (APP segments come first).
+JPEG_HEADER_BYTES = 1 << 20
 
 
 class ImageRejected(Exception):
@@ -104,6 +136,24 @@ class Probe:
     @property
     def extension(self) -> str:
         return EXTENSIONS[self.format]
+
+
+@dataclass(frozen=True)
+class JpegScan:
+    components: tuple[int, ...]
+    start: int  # Ss, Se: the coefficients it carries (0 is DC)
+    end: int
+    low_bit: int  # Al: 0 once these coefficients have their full precision
+
+
+@dataclass(frozen=True)
+class JpegLayout:
+    sof: int | None  # the frame's marker code (0xC0 baseline, 0xC2 progressive…); None if unseen
+    width: int
+    height: int
+    components: tuple[tuple[int, int, int], ...]  # (id, horizontal, vertical sampling factor)
+    scans: tuple[JpegScan, ...]
+    eoi: int | None  # offset of the end-of-image marker closing the first picture, if any
 
 
 @dataclass(frozen=True)
@@ -148,7 +198,10 @@ def probe(fp: BinaryIO, *, max_pixels: int) -> Probe:
         width, height = im.size
         if orientation in SWAPS_AXES:
             width, height = height, width
-        return Probe(format=im.format, width=width, height=height)
+        found = Probe(format=im.format, width=width, height=height)
+    if found.format in ("JPEG", "MPO"):
+        _refuse_impossible_jpeg(_jpeg_header(fp))
+    return found
 
 
 def render(
@@ -164,6 +217,10 @@ def render(
     steps = 1 + 2 * len(specs)
     im = _open(io.BytesIO(data), max_pixels=max_pixels)
     source_format = im.format
+    if source_format in ("JPEG", "MPO"):
+        decodable = _complete_jpeg(data)
+        if decodable is not data:
+            im = _open(io.BytesIO(decodable), max_pixels=max_pixels)
     stored = im.size
     orientation = _orientation(im, decoded=False)
     upright = (stored[1], stored[0]) if orientation in SWAPS_AXES else stored
@@ -219,7 +276,108 @@ def fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def jpeg_layout(data: bytes, *, headers_only: bool = False) -> JpegLayout | None:
+    """The markers of a JPEG's first picture, skipping its entropy-coded data; None if not a JPEG.
+
+    Never decodes. ``headers_only`` stops at the first scan (enough for the frame header)."""
+    if not data.startswith(JPEG_SOI):
+        return None
+    sof, width, height, components, scans, eoi = None, 0, 0, (), [], None
+    pos = 2
+    while (match := JPEG_MARKER.search(data, pos)) is not None:
+        code, pos = data[match.start() + 1], match.end()
+        if code == 0xD9:
+            eoi = match.start()
+            break
+        if code in (0x01, 0xD8):  # TEM and a stray SOI have no length
+            continue
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        segment = data[pos + 2 : pos + length]
+        if length < 2 or len(segment) < length - 2:
+            break  # cut inside a header
+        pos += length
+        if code in SOF_MARKERS and sof is None and len(segment) >= 6:
+            height, width = int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big")
+            fields = [segment[i : i + 3] for i in range(6, 6 + 3 * segment[5], 3)]
+            components = tuple((f[0], f[1] >> 4, f[1] & 15) for f in fields if len(f) == 3)
+            sof = code
+        elif code == 0xDA and segment:
+            count = segment[0]
+            if len(segment) < 4 + 2 * count:
+                break
+            ss, se, approximation = segment[1 + 2 * count : 4 + 2 * count]
+            scans.append(JpegScan(tuple(segment[1 : 1 + 2 * count : 2]), ss, se, approximation & 15))
+            if headers_only:
+                break
+    return JpegLayout(sof, width, height, components, tuple(scans), eoi)
+
+
+def jpeg_min_bytes(layout: JpegLayout) -> int | None:
+    """The fewest bytes any complete file with this frame can have; None where there is no floor.
+
+    Huffman coding spends at least one bit on each 8x8 block of each component (its DC code is at
+    least one bit long, in sequential and progressive files alike), so the scans alone hold at
+    least blocks / 8 bytes. Arithmetic coding can spend less than a bit on a block: no floor."""
+    if layout.sof not in HUFFMAN_SOF or not layout.components:
+        return None
+    h_max = max(max(h for _, h, _ in layout.components), 1)
+    v_max = max(max(v for _, _, v in layout.components), 1)
+    blocks = sum(
+        _ceil(_ceil(layout.width * h, h_max), 8) * _ceil(_ceil(layout.height * v, v_max), 8)
+        for _, h, v in layout.components
+    )
+    return _ceil(blocks, 8)
+
+
 # --- internals ----------------------------------------------------------------------------------
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _jpeg_header(fp: BinaryIO) -> tuple[JpegLayout | None, int]:
+    """The frame header and the size of an upload, read without its pixels; fp is left at its start."""
+    fp.seek(0)
+    head = fp.read(JPEG_HEADER_BYTES)
+    size = fp.seek(0, io.SEEK_END)
+    fp.seek(0)
+    return jpeg_layout(head, headers_only=True), size
+
+
+def _refuse_impossible_jpeg(header: tuple[JpegLayout | None, int]) -> None:
+    layout, size = header
+    floor = jpeg_min_bytes(layout) if layout else None
+    if floor is not None and size < floor:
+        raise ImageRejected(
+            MESSAGE_TOO_SMALL.format(width=layout.width, height=layout.height), reason="truncated"
+        )
+
+
+def _complete_jpeg(data: bytes) -> bytes:
+    """Refuse a JPEG that is incomplete; return the bytes to decode (see the policies above)."""
+    layout = jpeg_layout(data)
+    if layout is None or layout.sof is None:
+        return data  # Pillow opened it, so let its decoder judge
+    _refuse_impossible_jpeg((layout, len(data)))
+    ids = {c for c, _, _ in layout.components}
+    if layout.sof in PROGRESSIVE_SOF:
+        final = {
+            (c, k)
+            for s in layout.scans
+            if s.low_bit == 0
+            for c in s.components
+            for k in range(s.start, s.end + 1)
+        }
+        missing = any((c, k) not in final for c in ids for k in range(64))
+    else:
+        missing = not ids <= {c for s in layout.scans for c in s.components}
+    if missing:
+        raise ImageRejected(MESSAGE_TRUNCATED, reason="truncated")
+    if layout.sof in SINGLE_SCAN_SOF and len(layout.scans) == 1 and layout.eoi is not None:
+        # Without its end marker, a scan cut short runs out of data instead of being padded.
+        return data[: layout.eoi] + JPEG_LOOKAHEAD
+    return data
 
 
 def _open(fp: BinaryIO, *, max_pixels: int) -> Image.Image:

@@ -43,3 +43,23 @@ def stored_files(prefix: str) -> list[str]:
     if not base.exists():
         return []
     return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file())
+
+
+def cut_in_half_with_end_marker(data: bytes) -> bytes:
+    """A JPEG cut in the middle of its scan data, with an end-of-image marker appended."""
+    return data[: len(data) // 2] + b"\xff\xd9"
+
+
+def tiny_jpeg_claiming(photo: Path, size: int = 7000) -> bytes:
+    """A few hundred bytes of real JPEG (the photo at 16x16) whose frame header claims size x size."""
+    import io
+
+    from PIL import Image as PILImage
+
+    out = io.BytesIO()
+    with PILImage.open(photo) as im:
+        im.convert("RGB").resize((16, 16)).save(out, "JPEG")
+    data = bytearray(out.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = size.to_bytes(2, "big") * 2  # height, width
+    return bytes(data)

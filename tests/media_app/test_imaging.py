@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from media_app import imaging
+from tests.media_app.conftest import cut_in_half_with_end_marker, tiny_jpeg_claiming
 
 MAX = 50_000_000
 
@@ -286,3 +287,93 @@ def test_damaged_files_pass_the_header_check_but_fail_to_decode(pillow_images, n
         imaging.render(data, max_pixels=MAX)
     assert err.value.reason == reason
     assert err.value.message in (imaging.MESSAGE_DAMAGED, imaging.MESSAGE_TRUNCATED)
+
+
+# --- incomplete JPEGs ---------------------------------------------------------------------------
+
+
+def test_a_photo_cut_in_half_with_an_end_marker_is_refused_not_padded_with_grey(photos):
+    data = cut_in_half_with_end_marker((photos / "Landscape_0.jpg").read_bytes())
+    # What plain Pillow makes of it: no error, the lower half grey.
+    plain = Image.open(io.BytesIO(data))
+    plain.load()
+    assert plain.crop((0, 1100, 1800, 1200)).getextrema() == ((128, 128),) * 3
+    # The header cannot tell (half a photo is big enough for its frame), the decode does.
+    assert imaging.probe(io.BytesIO(data), max_pixels=MAX).width == 1800
+    with pytest.raises(imaging.ImageRejected) as err:
+        imaging.render(data, max_pixels=MAX)
+    assert err.value.reason == "truncated"
+    assert err.value.message == imaging.MESSAGE_TRUNCATED
+    assert err.value.message.startswith("This picture is incomplete")
+
+
+def test_a_tiny_jpeg_claiming_7000x7000_is_refused_from_its_header_without_decoding(photos, monkeypatch):
+    from PIL import ImageFile
+
+    data = tiny_jpeg_claiming(photos / "Landscape_0.jpg")
+    assert len(data) < 1000 and Image.open(io.BytesIO(data)).size == (7000, 7000)
+
+    def forbidden(self):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", forbidden)
+    for check in (
+        lambda: imaging.probe(io.BytesIO(data), max_pixels=MAX),
+        lambda: imaging.render(data, max_pixels=MAX),  # the worker applies the same floor
+    ):
+        with pytest.raises(imaging.ImageRejected) as err:
+            check()
+        assert err.value.reason == "truncated"
+        assert err.value.message.startswith("This picture is incomplete")
+        assert "7000x7000" in err.value.message
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+@pytest.mark.parametrize(
+    "params", [{}, {"progressive": True}, {"subsampling": 0}], ids=["420", "prog", "444"]
+)
+def test_the_size_floor_holds_for_the_most_compressible_picture(mode, params):
+    # One flat colour, optimised Huffman tables: as small as a JPEG of this size gets (about
+    # twice the floor), so the floor never refuses a complete file.
+    data = encode(Image.new(mode, (4000, 3000), "grey"), "JPEG", optimize=True, **params)
+    floor = imaging.jpeg_min_bytes(imaging.jpeg_layout(data))
+    assert floor is not None and floor < len(data) < 3 * floor
+    assert imaging.probe(io.BytesIO(data), max_pixels=MAX).width == 4000
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.3, 0.5, 0.8])
+def test_a_progressive_photo_cut_short_is_refused(photos, fraction):
+    with Image.open(photos / "Landscape_0.jpg") as im:
+        data = encode(im, "JPEG", progressive=True, quality=85)
+    imaging.render(data, max_pixels=MAX)  # complete: fine
+    with pytest.raises(imaging.ImageRejected) as err:
+        imaging.render(data[: int(len(data) * fraction)] + b"\xff\xd9", max_pixels=MAX)
+    assert err.value.message == imaging.MESSAGE_TRUNCATED
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"restart_marker_blocks": 4}, {"subsampling": 0}], ids=["plain", "restarts", "444"]
+)
+def test_complete_jpegs_decode_to_the_same_pixels_without_their_end_marker(photos, params):
+    """The look-ahead check decodes a complete scan to exactly what Pillow gives for the file."""
+    with Image.open(photos / "Landscape_0.jpg") as im:
+        data = encode(im.resize((3000, 2000)), "JPEG", **params)
+    layout = imaging.jpeg_layout(data)
+    trimmed = data[: layout.eoi] + imaging.JPEG_LOOKAHEAD
+    for box in (None, (2048, 1365), (400, 300)):
+        a, b = Image.open(io.BytesIO(data)), Image.open(io.BytesIO(trimmed))
+        if box:
+            a.draft(None, box)
+            b.draft(None, box)
+        a.load()
+        b.load()
+        assert a.tobytes() == b.tobytes(), box
+    with pytest.raises(imaging.ImageRejected):
+        imaging.render(data[: len(data) * 9 // 10] + b"\xff\xd9", max_pixels=MAX)
+
+
+def test_the_first_picture_of_an_mpo_is_checked_alone(pillow_images):
+    data = (pillow_images / "sugarshack.mpo").read_bytes()
+    layout = imaging.jpeg_layout(data)
+    assert layout.eoi < len(data) // 2  # the first picture's end, not the file's
+    assert imaging.render(data, max_pixels=MAX).format == "MPO"
