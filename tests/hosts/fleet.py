@@ -259,6 +259,13 @@ class Fleet:
             "REPORTS_CONCURRENCY": "1",
             "FAST_CONCURRENCY": "2",
             "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+            # Shorter limits so a message held by a host that is gone comes back within a minute;
+            # their order stays: soft < hard time limit < visibility timeout.
+            "CELERY_TASK_SOFT_TIME_LIMIT": "40",
+            "CELERY_TASK_TIME_LIMIT": "50",
+            "REPORTS_TASK_SOFT_TIME_LIMIT": "40",
+            "REPORTS_TASK_TIME_LIMIT": "50",
+            "CELERY_VISIBILITY_TIMEOUT": "90",
         }
 
     # --- the services host ----------------------------------------------------------------------

@@ -105,4 +105,47 @@ def photo_and_export(fleet: Fleet) -> dict:
     }
 
 
-ALL = [separate_disks, photo_and_export]
+def media_host_cut_off_mid_compression(fleet: Fleet) -> dict:
+    """The media host loses its cable for 30 s while it compresses: the job ends SUCCESS exactly
+    once, with one set of renditions in the bucket."""
+    client = _client(fleet)
+    photo = (TESTDATA / "images" / "photos" / "Landscape_6.jpg").read_bytes()
+    status, body = client.upload("cut.jpg", photo)
+    assert status == 202, (status, body)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        [(state,)] = fleet.sql("SELECT state FROM core_job WHERE task_id = %s", (body["task_id"],))
+        if state != "QUEUED":
+            break
+        time.sleep(0.02)
+    fleet["media"].cut()
+    cut_at = time.monotonic()
+    try:
+        time.sleep(30)
+    finally:
+        fleet["media"].restore()
+    done = client.wait_task(body["status_url"], timeout=150)
+    assert done["state"] == "SUCCESS", done
+    [(attempts, image_id)] = fleet.sql(
+        "SELECT j.attempts, i.id FROM core_job j JOIN media_app_image i ON i.job_id = j.id "
+        "WHERE j.task_id = %s",
+        (body["task_id"],),
+    )
+    rows = [f for (f,) in fleet.sql("SELECT file FROM media_app_rendition WHERE image_id = %s", (image_id,))]
+    [(owner,)] = fleet.sql("SELECT owner_id FROM media_app_image WHERE id = %s", (image_id,))
+    stored = fleet.s3_keys(f"media/renditions/{owner}/{image_id}/")
+    assert len(rows) == 6 and sorted(rows) == stored, (rows, stored)
+    return {
+        "scenario": "media_host_cut_off_mid_compression",
+        "jobs": 1,
+        "faults": 1,
+        "lost": 0,
+        "duplicated": len(stored) - 6,
+        "state_when_cut": state,
+        "attempts": attempts,
+        "cut_seconds": 30,
+        "finished_after_cut_seconds": round(time.monotonic() - cut_at, 2),
+    }
+
+
+ALL = [separate_disks, photo_and_export, media_host_cut_off_mid_compression]
