@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, TransientError
 from config.core.services import job_create
+from config.core.storage import STORAGE_ERRORS
 
 from . import dates, excel, selectors
 from .models import Export
@@ -177,7 +178,7 @@ def export_build(
                 # A file left by an earlier attempt is replaced, never kept beside this one.
                 storage.delete(name)
                 saved = storage.save(name, File(tmp, name=os.path.basename(name)))
-            except OSError as exc:
+            except STORAGE_ERRORS as exc:
                 _storage_delete_quietly(storage, name)
                 raise TransientError(f"storage: {exc}") from exc
     except excel.TooManyRows as exc:

@@ -24,7 +24,8 @@ class LoginOrNotFoundMiddleware(LoginRequiredMiddleware):
 
 
 class BrokerUnavailableMiddleware:
-    """Turn a refused publish into a 503 that says the work is saved and will run later."""
+    """Turn a refused publish into a 503 that says the work is saved and will run later, and a
+    storage that does not answer into a 503 that says nothing was saved."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -35,15 +36,22 @@ class BrokerUnavailableMiddleware:
     def process_exception(self, request, exception):
         from django.shortcuts import render
 
-        from .errors import MESSAGE_BROKER_DOWN, BrokerUnavailable
+        from .errors import (
+            MESSAGE_BROKER_DOWN,
+            MESSAGE_STORAGE_UNAVAILABLE,
+            BrokerUnavailable,
+            StorageUnavailable,
+        )
 
-        if not isinstance(exception, BrokerUnavailable):
+        if isinstance(exception, BrokerUnavailable):
+            message = MESSAGE_BROKER_DOWN
+        elif isinstance(exception, StorageUnavailable):
+            message = MESSAGE_STORAGE_UNAVAILABLE
+        else:
             return None
         if wants_html(request):
-            response = render(
-                request, "error.html", {"status": 503, "message": MESSAGE_BROKER_DOWN}, status=503
-            )
+            response = render(request, "error.html", {"status": 503, "message": message}, status=503)
         else:
-            response = JsonResponse({"error": MESSAGE_BROKER_DOWN}, status=503)
+            response = JsonResponse({"error": message}, status=503)
         response["Retry-After"] = "30"
         return response

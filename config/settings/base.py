@@ -152,8 +152,22 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/_private/"
 
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
-if STORAGE_BACKEND == "s3":
-    _default_storage = {
+# A job whose storage fails keeps retrying (backoff with jitter) for at least this many seconds in
+# all, so a short outage of the object store passes unseen (config/core/storage.py).
+STORAGE_RETRY_BUDGET_SECONDS = env.int("STORAGE_RETRY_BUDGET_SECONDS", default=60)
+
+
+def s3_storage() -> dict:
+    """The S3 storage (django-storages; any S3-compatible store through AWS_S3_ENDPOINT_URL).
+
+    The bucket stays private: files are streamed by the views that check their owner. Timeouts
+    fail fast and botocore retries once: a web request answers 503 in seconds, and a job retries
+    on the storage retry budget above instead of hanging 60 s per call (botocore's defaults).
+    Credentials come the usual boto3 way (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a role).
+    """
+    from botocore.config import Config
+
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env("AWS_STORAGE_BUCKET_NAME", default=""),
@@ -162,8 +176,19 @@ if STORAGE_BACKEND == "s3":
             "default_acl": "private",
             "querystring_auth": True,
             "file_overwrite": True,
+            "client_config": Config(
+                connect_timeout=env.float("AWS_S3_CONNECT_TIMEOUT", default=2.0),
+                read_timeout=env.float("AWS_S3_READ_TIMEOUT", default=10.0),
+                retries={"mode": "standard", "total_max_attempts": 2},
+                s3={"addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="auto")},
+                signature_version="s3v4",
+            ),
         },
     }
+
+
+if STORAGE_BACKEND == "s3":
+    _default_storage = s3_storage()
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -236,6 +261,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # back on a new socket kombu never registered, and the worker hung until a broadcast arrived
     # (tests/reliability, CLIENT KILL). Without it kombu sees the error and reconnects everything.
     "retry_on_timeout": False,
+    # How often a worker sweeps for messages held by a dead worker (seconds), and 1 in how many
+    # sweeps run: a message whose worker died is back in the queue within the visibility timeout
+    # plus this interval. Unset, kombu's defaults stand (every 10 s, throttled to 1 in 10); the
+    # fault tests and the multi-host harness set 1, shared with production rather than a test-only
+    # setting, so what they prove is what a deployment does.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1 if env("CELERY_UNACKED_RESTORE_INTERVAL", default="") else 10,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
