@@ -26,11 +26,11 @@ run: migrate
 test: install
 	$(PY) -m tests $(PYTEST_ARGS)
 
-# The timing-dependent tests N times (LOAD=1: beside one busy process per core); pass/fail per test.
 # Many hosts on one machine (network namespaces; root): tests/hosts. Says "skipped" where it can't.
 test-hosts: install
 	$(PY) -m tests.hosts
 
+# The timing-dependent tests N times (LOAD=1: beside one busy process per core); pass/fail per test.
 flake: install
 	$(PY) -m tests.flake -n $(or $(N),5) $(if $(filter 1 true yes,$(LOAD)),--load) $(TESTS)
 
