@@ -349,6 +349,9 @@ REPORTS_TASK_SOFT_TIME_LIMIT = env.int("REPORTS_TASK_SOFT_TIME_LIMIT", default=1
 REPORTS_TASK_TIME_LIMIT = env.int("REPORTS_TASK_TIME_LIMIT", default=1800)
 # Rows one export may hold: an Excel sheet's limit, or fewer to keep exports short.
 REPORTS_MAX_ROWS = env.int("REPORTS_MAX_ROWS", default=1_048_575)
+# Workbooks being written, and those a killed worker left (swept): this install's own, not /tmp,
+# which every install on the machine shares.
+REPORTS_TEMP_DIR = VAR_DIR / "tmp" / "exports"
 
 # --- notifications ------------------------------------------------------------------------------
 # First retry of an email after a temporary SMTP failure (421, timeout, refused connection) comes
