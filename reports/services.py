@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -43,28 +44,39 @@ MESSAGE_TOO_MANY_ROWS = (
     "Please choose a shorter date range."
 )
 MESSAGE_STORAGE = "We could not save the export file. Please try again later."
-# The workbook's temporary file. A worker killed mid-export never unlinks it:
-# export_temp_files_delete removes such files by this name once they are old.
+# The workbook's temporary file, in this install's own directory (settings.REPORTS_TEMP_DIR,
+# under its var dir), never the machine's shared /tmp: there, two installs would sweep each
+# other's files. A worker killed mid-export never unlinks it: export_temp_files_delete removes
+# such files by this name once they are old.
 TEMP_PREFIX = "backroom-export-"
 TEMP_SUFFIX = ".xlsx"
 
 
+def export_temp_dir() -> Path:
+    """This install's directory for export workbooks being written (made on first use, 0700)."""
+    directory = Path(settings.REPORTS_TEMP_DIR)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
 def export_temp_files_delete(
-    *, older_than_seconds: float | None = None, directory: str | None = None
+    *, older_than_seconds: float | None = None, directory: str | Path | None = None
 ) -> dict[str, int]:
-    """Delete workbooks a killed export left in this machine's temp directory.
+    """Delete workbooks a killed export of this install left in its temp directory.
 
     Only files older than the export task's hard time limit (plus a minute) by default: no export
-    can still be writing those. Symlinks and anything but plain files are left alone (the
-    directory is shared). Returns {"files", "bytes"} removed.
+    can still be writing those. Symlinks and anything but plain files are left alone. Returns
+    {"files", "bytes"} removed.
     """
     if older_than_seconds is None:
         older_than_seconds = settings.REPORTS_TASK_TIME_LIMIT + 60
-    directory = directory or tempfile.gettempdir()
+    directory = directory or settings.REPORTS_TEMP_DIR
     cutoff = time.time() - older_than_seconds
     done = {"files": 0, "bytes": 0}
     try:
         entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return done  # no export ran here yet
     except OSError as exc:
         logger.warning("could not list %s: %s", directory, exc)
         return done
@@ -156,7 +168,9 @@ def export_build(
 
     name = export.storage_name
     storage = export.file.storage
-    fd, tmp_path = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=TEMP_SUFFIX)
+    fd, tmp_path = tempfile.mkstemp(
+        prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=TEMP_SUFFIX, dir=export_temp_dir()
+    )
     try:
         with os.fdopen(fd, "w+b") as tmp:
             report, total, rows = selectors.export_source(export)

@@ -15,12 +15,12 @@ logger = logging.getLogger(__name__)
 
 @worker_process_init.connect
 def _sweep_export_temp_files(**kwargs) -> None:
-    """Remove workbooks a killed export left in this machine's temp directory, once they are old.
+    """Remove workbooks a killed export left in this install's temp directory, once they are old.
 
     A hard-killed pool process never reaches the export's `finally`. ops.cleanup sweeps the temp
     directory of the machine it runs on; this covers the machines reports workers run on, each
     time a pool process starts (every --max-tasks-per-child exports, and after every kill). One
-    scan of the temp directory, no database.
+    scan of settings.REPORTS_TEMP_DIR (under the install's var dir), no database.
     """
     try:
         services.export_temp_files_delete()

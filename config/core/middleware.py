@@ -1,3 +1,8 @@
+from csp.constants import HEADER as CSP_HEADER
+from csp.constants import UNSAFE_INLINE
+from csp.middleware import CSPMiddleware
+from csp.utils import build_policy
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import JsonResponse
 
@@ -54,4 +59,40 @@ class BrokerUnavailableMiddleware:
         else:
             response = JsonResponse({"error": message}, status=503)
         response["Retry-After"] = "30"
+        return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with a policy on every response, DEBUG error pages included.
+
+    django-csp sends no header at all on a 404 or 500 while DEBUG is on, so that Django's technical
+    pages, which carry inline style and script, render. Those pages get the same policy with inline
+    style and script allowed instead: still no framing, plugins, foreign sources or form targets.
+    """
+
+    def process_response(self, request, response):
+        if settings.DEBUG and response.status_code in (404, 500) and CSP_HEADER not in response:
+            response[CSP_HEADER] = build_policy(
+                update={"script-src": [UNSAFE_INLINE], "style-src": [UNSAFE_INLINE]}
+            )
+            return response
+        return super().process_response(request, response)
+
+
+class PermissionsPolicyMiddleware:
+    """Send `Permissions-Policy` from settings.PERMISSIONS_POLICY ({feature: [origins]}) on every
+    response; an empty list turns the feature off, "self" allows this origin."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        parts = []
+        for feature, origins in settings.PERMISSIONS_POLICY.items():
+            allowed = " ".join("self" if o == "self" else f'"{o}"' for o in origins)
+            parts.append(f"{feature}=({allowed})")
+        self.header = ", ".join(parts)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.header:
+            response.headers.setdefault("Permissions-Policy", self.header)
         return response

@@ -70,7 +70,7 @@ def cleanup_run(
     results = results_purge(retention_days=result_retention_days, batch_size=batch_size)
     ops_jobs = ops_jobs_purge(retention_days=result_retention_days, batch_size=batch_size)
     failed = jobs_fail_stuck(stuck_after_seconds=stuck_after_seconds, batch_size=batch_size)
-    # Workbooks a killed export left on this machine (reports workers sweep theirs as they start).
+    # Workbooks a killed export of this install left (reports workers sweep theirs as they start).
     from reports.services import export_temp_files_delete
 
     temp = export_temp_files_delete()

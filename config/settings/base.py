@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "django_celery_results",
     "django_celery_beat",
     "config.core",
@@ -46,6 +48,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above everything that can answer (static files, redirects, errors): every response gets both.
+    "config.core.middleware.ContentSecurityPolicyMiddleware",
+    "config.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +82,48 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Content-Security-Policy and Permissions-Policy ----------------------------------------------
+# Scripts, styles, images and fetches from this origin only; no inline script or style anywhere
+# (the admin's few inline ones are replaced by static files in config/ops and config/core
+# templates), no plugins, no framing, forms post only here. blob: for the upload page's previews.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+# Browser features no page here uses, turned off for this origin and anything it could embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # --- Database -----------------------------------------------------------------------------------
 # SQLite by default; any database through DATABASE_URL (postgres://…, mysql://…).
@@ -344,6 +391,9 @@ REPORTS_TASK_SOFT_TIME_LIMIT = env.int("REPORTS_TASK_SOFT_TIME_LIMIT", default=1
 REPORTS_TASK_TIME_LIMIT = env.int("REPORTS_TASK_TIME_LIMIT", default=1800)
 # Rows one export may hold: an Excel sheet's limit, or fewer to keep exports short.
 REPORTS_MAX_ROWS = env.int("REPORTS_MAX_ROWS", default=1_048_575)
+# Workbooks being written, and those a killed worker left (swept): this install's own, not /tmp,
+# which every install on the machine shares.
+REPORTS_TEMP_DIR = VAR_DIR / "tmp" / "exports"
 
 # --- notifications ------------------------------------------------------------------------------
 # First retry of an email after a temporary SMTP failure (421, timeout, refused connection) comes

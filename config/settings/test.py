@@ -21,6 +21,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_backroom_{_run}"}
 MEDIA_ROOT = VAR_DIR / f"test-media-{_run}"
+REPORTS_TEMP_DIR = VAR_DIR / f"test-tmp-{_run}" / "exports"
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # S3 has no folder of ours
     STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)
 CACHES["default"]["KEY_PREFIX"] = f"test-{_run}"
