@@ -18,9 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.core.errors import HumanError, TransientError
+from config.core.models import Job
 from config.core.services import job_create
 
-from . import imaging
+from . import imaging, selectors
 from .models import STORAGE_PREFIX, Image, Rendition, UploadBatch
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ TASK_NAME = "media_app.compress_image"
 JOB_KIND = "media.compress"
 MESSAGE_ORIGINAL_MISSING = "The original file of this picture is missing. Please upload it again."
 MESSAGE_STORAGE_DOWN = "We could not reach our file storage, so this picture was not processed."
+MESSAGE_UNFINISHED = "Processing of this picture stopped unexpectedly. Please upload it again."
 
 try:  # S3 through django-storages: its errors are not OSErrors
     from botocore.exceptions import BotoCoreError, ClientError
@@ -45,7 +47,8 @@ def _is_missing(exc: BaseException) -> bool:
     return code in ("404", "NoSuchKey", "NotFound")
 
 
-def _storage():
+def file_storage():
+    """Where originals and renditions are stored (one storage for both)."""
     return Image._meta.get_field("original").storage
 
 
@@ -82,7 +85,7 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
     """
     if not uploads:
         raise ValueError("nothing to upload")
-    storage = _storage()
+    storage = file_storage()
     stored: list[tuple[Upload, str]] = []
     try:
         for upload in uploads:
@@ -136,7 +139,7 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
     process raises HumanError (never retried).
     """
     started = time.monotonic()
-    storage = _storage()
+    storage = file_storage()
     Image.objects.filter(pk=image.pk, state=Image.State.PENDING).update(state=Image.State.PROCESSING)
 
     try:
@@ -234,6 +237,28 @@ def image_fail(*, image_id: int, error: str, task_id: str | None = None) -> bool
     return bool(moved)
 
 
+def images_settle(*, batch_size: int = 1000) -> int:
+    """Fail the images left PENDING or PROCESSING behind a final job (the cleanup's sweep).
+
+    The failure hook normally settles an image in the job's own transaction; this catches the
+    ones it missed (a hook that raised, rows older than the hook). The image shows its job's
+    error, or a sentence of its own when the job ended SUCCESS without finishing it. Returns how
+    many images it failed.
+    """
+    settled = 0
+    last_pk = 0
+    while True:
+        images = selectors.images_unsettled(after_pk=last_pk, limit=batch_size)
+        if not images:
+            return settled
+        last_pk = images[-1].pk
+        for image in images:
+            job = image.job
+            error = job.error if job.state == Job.State.FAILURE and job.error else MESSAGE_UNFINISHED
+            # With the job's task id: a re-run started meanwhile is left alone.
+            settled += image_fail(image_id=image.pk, error=error, task_id=job.task_id)
+
+
 def images_recompress(*, images: Iterable[Image]) -> int:
     """Run compression again (admin action): a fresh job per image. Returns how many were queued."""
     count = 0
@@ -269,7 +294,7 @@ def files_delete_on_commit(names: Iterable[str]) -> None:
 
 
 def _delete_files(names: Iterable[str]) -> None:
-    storage = _storage()
+    storage = file_storage()
     for name in names:
         try:
             storage.delete(name)
