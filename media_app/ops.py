@@ -31,5 +31,14 @@ def unsettled_images(*, batch_size: int = 1000) -> Swept:
     return Swept(counts={"rows_settled": services.images_settle(batch_size=batch_size)})
 
 
+@registry.sweep("media_app.deleted_images")
+def deleted_images(*, batch_size: int = 1000) -> Swept:
+    """Images deleted longer than MEDIA_DELETE_GRACE_SECONDS ago, and the files no other row uses."""
+    done = services.images_purge_deleted(batch_size=batch_size)
+    return Swept(
+        rows=done["rows"], files=done["files"], bytes=done["bytes"], counts={"images_purged": done["images"]}
+    )
+
+
 registry.figures("media_app.images")(selectors.daily_figures)
 registry.failure_reasons("media_app.images")(selectors.failure_reasons)

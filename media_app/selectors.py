@@ -14,14 +14,23 @@ from config.ops.services import percentile
 from .models import Image, Rendition, UploadBatch
 
 
+def live_images() -> QuerySet[Image]:
+    """Images not deleted by their owner: every read for people starts here (docs/deletion.md)."""
+    return Image.objects.filter(deleted_at__isnull=True)
+
+
 def image_for_work(*, image_id: int) -> Image | None:
-    """The image a task works on, or None if it was deleted meanwhile."""
+    """The image a task works on, or None if it was removed meanwhile.
+
+    A deleted image still in its grace period is worked on: its owner may bring it back.
+    """
     return Image.objects.select_related("job").filter(pk=image_id).first()
 
 
 def image_for_user(*, user: AbstractBaseUser, image_id: int) -> Image | None:
     return (
-        Image.objects.select_related("job")
+        live_images()
+        .select_related("job")
         .prefetch_related("renditions")
         .filter(pk=image_id, owner_id=user.pk)
         .first()
@@ -29,10 +38,15 @@ def image_for_user(*, user: AbstractBaseUser, image_id: int) -> Image | None:
 
 
 def images_for_user(*, user: AbstractBaseUser, batch_id: int | None = None) -> QuerySet[Image]:
-    images = Image.objects.filter(owner_id=user.pk).select_related("job").prefetch_related("renditions")
+    images = live_images().filter(owner_id=user.pk).select_related("job").prefetch_related("renditions")
     if batch_id is not None:
         images = images.filter(batch_id=batch_id)
     return images.order_by("-created_at", "-pk")
+
+
+def images_of_owner(*, owner_id: int) -> QuerySet[Image]:
+    """An owner's images as other apps may read them (the media inventory export)."""
+    return live_images().filter(owner_id=owner_id)
 
 
 def batch_for_user(*, user: AbstractBaseUser, batch_id: int) -> UploadBatch | None:
@@ -40,13 +54,19 @@ def batch_for_user(*, user: AbstractBaseUser, batch_id: int) -> UploadBatch | No
 
 
 def original_for_user(*, user: AbstractBaseUser, image_id: int) -> Image | None:
-    return Image.objects.filter(pk=image_id, owner_id=user.pk).only("original", "original_format").first()
+    return live_images().filter(pk=image_id, owner_id=user.pk).only("original", "original_format").first()
 
 
 def rendition_for_user(*, user: AbstractBaseUser, image_id: int, name: str, format: str) -> Rendition | None:
     return Rendition.objects.filter(
-        image_id=image_id, image__owner_id=user.pk, name=name, format=format
+        image_id=image_id, image__owner_id=user.pk, image__deleted_at__isnull=True, name=name, format=format
     ).first()
+
+
+def images_to_purge(*, before: datetime, limit: int = 1000) -> list[int]:
+    """Ids of images deleted before ``before``: their undo period is over."""
+    deleted = Image._base_manager.filter(deleted_at__lt=before).order_by("deleted_at", "pk")
+    return list(deleted.values_list("pk", flat=True)[:limit])
 
 
 # --- for the ops jobs (registered in ops.py) ------------------------------------------------------

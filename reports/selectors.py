@@ -147,10 +147,12 @@ def _bounds(date_from: date | None, date_to: date | None) -> dict:
 
 
 def _media_inventory(export: Export) -> QuerySet:
-    from media_app.models import Image
+    # Through media's selector: an image its owner deleted is not in their inventory.
+    from media_app import selectors as media_selectors
 
     return (
-        Image.objects.filter(owner_id=export.owner_id, **_bounds(export.date_from, export.date_to))
+        media_selectors.images_of_owner(owner_id=export.owner_id)
+        .filter(**_bounds(export.date_from, export.date_to))
         .order_by("created_at", "pk")
         .values_list(
             "title",

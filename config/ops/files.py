@@ -19,15 +19,22 @@ from .registry import Swept
 logger = logging.getLogger(__name__)
 
 
-def delete_file(storage: Storage, name: str) -> int:
-    """Delete one stored file; returns the bytes freed (0 if it was already gone or would not go)."""
-    try:
-        size = storage.size(name)
-    except (FileNotFoundError, OSError):
-        size = None
+def delete_file(storage: Storage, name: str, *, measure: bool = True) -> int:
+    """Delete one stored file, quietly: a failure is logged and the file left for the orphan sweep.
+
+    Returns the bytes freed when ``measure`` (0 if it was already gone or would not go); measuring
+    costs one more storage call (a HEAD on S3). Any exception counts as a failure: an object
+    store's errors are not OSErrors.
+    """
+    size = None
+    if measure:
+        try:
+            size = storage.size(name)
+        except Exception:
+            size = None  # gone already, or the store would not say: it is deleted all the same
     try:
         storage.delete(name)
-    except OSError as exc:
+    except Exception as exc:
         logger.warning("could not delete %s: %s", name, exc)
         return 0
     return size or 0
