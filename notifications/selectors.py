@@ -25,11 +25,6 @@ def notifications_for_user(*, user: AbstractBaseUser) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient_id=user.pk).order_by("-created_at", "-id")
 
 
-def notification_for_user(*, user: AbstractBaseUser, notification_id: int) -> Notification | None:
-    """None when missing or someone else's: the same 404."""
-    return Notification.objects.filter(recipient_id=user.pk, pk=notification_id).first()
-
-
 def notification_for_email(*, notification_id: int) -> Notification | None:
     """For the worker: None if the notification (or its user) was deleted meanwhile."""
     return Notification.objects.select_related("recipient").filter(pk=notification_id).first()

@@ -37,11 +37,6 @@ def export_for_user(*, user: AbstractBaseUser, export_id: int) -> Export | None:
     return Export.objects.filter(owner_id=user.pk, pk=export_id).select_related("job").first()
 
 
-def export_for_work(*, export_id: int) -> Export | None:
-    """The export a task builds; None if it was deleted meanwhile."""
-    return Export.objects.filter(pk=export_id).select_related("owner", "job").first()
-
-
 def exports_active_count(*, user: AbstractBaseUser) -> int:
     """Exports queued or running. The job row decides: it is settled even when a worker died."""
     return Export.objects.filter(
