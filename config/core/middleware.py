@@ -1,14 +1,7 @@
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import JsonResponse
 
-
-def wants_html(request) -> bool:
-    return "text/html" in request.headers.get("Accept", "")
-
-
-def wants_json(request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
+from .negotiation import wants_json
 
 
 class LoginOrNotFoundMiddleware(LoginRequiredMiddleware):
@@ -18,7 +11,7 @@ class LoginOrNotFoundMiddleware(LoginRequiredMiddleware):
     """
 
     def handle_no_permission(self, request, view_func):
-        if wants_html(request):
+        if not wants_json(request):
             return super().handle_no_permission(request, view_func)
         return JsonResponse({"error": "Not found."}, status=404)
 
@@ -39,7 +32,7 @@ class BrokerUnavailableMiddleware:
 
         if not isinstance(exception, BrokerUnavailable):
             return None
-        if wants_html(request):
+        if not wants_json(request):
             response = render(
                 request, "error.html", {"status": 503, "message": MESSAGE_BROKER_DOWN}, status=503
             )
