@@ -70,12 +70,19 @@ class Image(models.Model):
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Set when its owner deletes it: hidden from then on (selectors), back on undo, and removed with
+    # its files by the cleanup once MEDIA_DELETE_GRACE_SECONDS have passed (docs/deletion.md).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="image_owner_created"),
             models.Index(fields=["state", "created_at"], name="image_state_created"),
+            # The purge's scan: only the few deleted rows are in it.
+            models.Index(
+                fields=["deleted_at"], name="image_deleted_at", condition=models.Q(deleted_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -24,11 +24,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, TransientError
+from config.core.models import Job
 from config.core.services import job_create
 from config.core.storage import STORAGE_ERRORS
+from config.ops.files import delete_file
 
 from . import dates, excel, selectors
-from .models import Export
+from .models import MESSAGE_STOPPED, Export
 
 logger = logging.getLogger(__name__)
 
@@ -244,19 +246,19 @@ def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[st
     return _summary(export)
 
 
-def export_fail(*, export_id: int, message: str, task_id: str | None = None) -> None:
+def export_fail(*, export_id: int, message: str, task_id: str | None = None) -> bool:
     """End an export FAILURE from outside its build (a hard time limit, a crash loop). With task_id,
-    only while that job is still its job (a late failure of a superseded job must not touch a re-run)."""
+    only while that job is still its job (a late failure of a superseded job must not touch a re-run).
+    True if this call ended it."""
     exports = Export.objects.filter(pk=export_id, state__in=Export.ACTIVE_STATES)
     if task_id is not None:
         exports = exports.filter(job__task_id=task_id)
     export = exports.first()
-    if export is not None:
-        _fail(export, message)
+    return export is not None and _fail(export, message)
 
 
-def _fail(export: Export, message: str) -> None:
-    """End the export FAILURE and make sure no file of it stays in storage."""
+def _fail(export: Export, message: str) -> bool:
+    """End the export FAILURE and make sure no file of it stays in storage. True if it moved."""
     _storage_delete_quietly(export.file.storage, export.storage_name)
     now = timezone.now()
     with transaction.atomic():
@@ -270,6 +272,7 @@ def _fail(export: Export, message: str) -> None:
         )
         if moved:
             transaction.on_commit(lambda: _notify_failed(export.pk))
+    return bool(moved)
 
 
 def _summary(export: Export) -> dict[str, Any]:
@@ -348,6 +351,54 @@ def _human_duration(seconds: int) -> str:
         return "1 hour" if hours == 1 else f"{hours} hours"
     minutes = max(1, seconds // 60)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+# --- the end of an export's life (the cleanup's sweeps, registered in ops.py) --------------------
+
+
+def exports_delete_expired(*, grace_hours: float = 0, batch_size: int = 1000) -> dict[str, int]:
+    """Delete exports whose link has expired: the row first, then its file once that commits.
+
+    A failed export expires too (its row is history only). A file whose delete fails is left
+    behind without a row; the orphan sweep removes it later. Returns {"rows", "files", "bytes"}.
+    """
+    storage = Export._meta.get_field("file").storage
+    expired = selectors.exports_expired(now=timezone.now() - timedelta(hours=grace_hours))
+    done = {"rows": 0, "files": 0, "bytes": 0}
+    while True:
+        batch = list(expired.order_by("pk").values_list("pk", "file")[:batch_size])
+        if not batch:
+            return done
+        with transaction.atomic():
+            _, per_model = Export._base_manager.filter(pk__in=[pk for pk, _ in batch]).delete()
+        deleted = per_model.get(Export._meta.label, 0)
+        if not deleted:
+            return done  # someone else deleted them meanwhile, with their files
+        done["rows"] += deleted
+        for _, name in batch:
+            if name:
+                done["bytes"] += delete_file(storage, name)
+                done["files"] += 1
+
+
+def exports_settle(*, batch_size: int = 1000) -> int:
+    """Fail the exports left QUEUED or STARTED behind a final job; returns how many.
+
+    The failure hook normally settles an export in the job's own transaction; this catches the
+    ones it missed. The export takes its job's error, or a sentence of its own.
+    """
+    settled = 0
+    last_pk = 0
+    while True:
+        exports = selectors.exports_unsettled(after_pk=last_pk, limit=batch_size)
+        if not exports:
+            return settled
+        last_pk = exports[-1].pk
+        for export in exports:
+            job = export.job
+            message = job.error if job.state == Job.State.FAILURE and job.error else MESSAGE_STOPPED
+            # With the job's task id: a re-run started meanwhile is left alone.
+            settled += export_fail(export_id=export.pk, message=message, task_id=job.task_id)
 
 
 # --- download links -------------------------------------------------------------------------------

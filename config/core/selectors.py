@@ -14,7 +14,3 @@ STATUS_FIELDS = ("task_id", "state", "progress_current", "progress_total", "resu
 def job_status_for_user(*, user: AbstractBaseUser, task_id: str) -> dict[str, Any] | None:
     """One indexed query (unique task_id); None when unknown or someone else's: the same 404."""
     return Job.objects.filter(task_id=task_id, owner_id=user.pk).values(*STATUS_FIELDS).first()
-
-
-def jobs_for_user(*, user: AbstractBaseUser, limit: int = 50):
-    return Job.objects.filter(owner=user).order_by("-created_at")[:limit]

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET
 
 from . import health as health_checks
 from . import selectors
-from .middleware import wants_json
 from .models import Job
+from .negotiation import wants_json
 
 TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # How soon a client should ask again; None once the job is final (stop polling).

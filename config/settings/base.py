@@ -380,6 +380,8 @@ MEDIA_WEBP_QUALITY = env.int("MEDIA_WEBP_QUALITY", default=80)
 MEDIA_WEBP_METHOD = env.int("MEDIA_WEBP_METHOD", default=4)
 # Longest side of each rendition in pixels; never upscaled.
 MEDIA_RENDITION_SIZES = {"large": 2048, "medium": 1024, "thumb": 256}
+# A deleted image can be brought back this long; then the cleanup removes it and its files.
+MEDIA_DELETE_GRACE_SECONDS = env.int("MEDIA_DELETE_GRACE_SECONDS", default=7 * 24 * 3600)
 
 # --- reports ------------------------------------------------------------------------------------
 # Download links (and the files behind them) last this many seconds.
