@@ -180,12 +180,20 @@ REDIS_URL = env(
     "REDIS_URL",
     default=CELERY_BROKER_URL if _broker_is_redis else "redis://127.0.0.1:6379/0",
 )
+# A Redis that stops answering (a frozen process, dropped packets: nothing refuses the connection)
+# is given up after these many seconds by every Redis client: cache, locks and leases
+# (config/core/redis.py), the health checks, and the broker when it is Redis.
+REDIS_SOCKET_CONNECT_TIMEOUT = env.float("REDIS_SOCKET_CONNECT_TIMEOUT", default=1.0)
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="backroom"),
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_SOCKET_CONNECT_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        },
     }
 }
 
