@@ -8,7 +8,7 @@ Those compare-then-act steps are Lua scripts, so Redis runs each in one step.
 One client per process, on REDIS_URL (the cache's Redis, also when the broker is RabbitMQ): a pool
 child or a forked worker builds its own rather than share its parent's sockets. Keys go under the
 cache's KEY_PREFIX (``key``), so two installs on one Redis keep apart, as their cache entries do.
-Every socket gives up after REDIS_SOCKET_TIMEOUT (a frozen Redis or dropped packets raise
+Every socket gives up after SOCKET_TIMEOUT (a frozen Redis or dropped packets raise
 ``redis.TimeoutError`` in about that time instead of hanging), and nothing is retried inside
 redis-py: each caller decides what a failed call means.
 """
@@ -59,8 +59,8 @@ def client() -> redis.Redis:
                 # Building one per call cost ~0.13 ms, twice per task: hence one per process.
                 _client = redis.Redis.from_url(
                     settings.REDIS_URL,
-                    socket_connect_timeout=settings.REDIS_SOCKET_CONNECT_TIMEOUT,
-                    socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+                    socket_connect_timeout=settings.SOCKET_CONNECT_TIMEOUT,
+                    socket_timeout=settings.SOCKET_TIMEOUT,
                     retry=None,
                 )
                 _client_pid = pid

@@ -40,8 +40,8 @@ def test_keys_are_the_caches_own_and_sockets_time_out(settings):
     assert shared_redis.key(name) == cache.make_and_validate_key(name)
     assert shared_redis.key(name).startswith(settings.CACHES["default"]["KEY_PREFIX"] + ":")
     kwargs = shared_redis.client().connection_pool.connection_kwargs
-    assert kwargs["socket_timeout"] == settings.REDIS_SOCKET_TIMEOUT
-    assert kwargs["socket_connect_timeout"] == settings.REDIS_SOCKET_CONNECT_TIMEOUT
+    assert kwargs["socket_timeout"] == settings.SOCKET_TIMEOUT
+    assert kwargs["socket_connect_timeout"] == settings.SOCKET_CONNECT_TIMEOUT
     # No silent retry inside redis-py (its own default would multiply every timeout).
     assert shared_redis.client().connection_pool.make_connection().retry.get_retries() == 0
 
