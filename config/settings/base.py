@@ -250,6 +250,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # Connecting, and for RabbitMQ the AMQP handshake too.
 CELERY_BROKER_CONNECTION_TIMEOUT = SOCKET_CONNECT_TIMEOUT
+# RabbitMQ: a worker whose broker froze notices two missed heartbeats and reconnects (within about
+# a minute rather than Celery's four). Only workers' consuming connections send heartbeats.
+CELERY_BROKER_HEARTBEAT = 30
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
