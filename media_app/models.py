@@ -46,8 +46,10 @@ class Image(models.Model):
         PROCESSING = "PROCESSING"
         READY = "READY"
         FAILED = "FAILED"
+        # Its owner cancelled the job before it finished (CompressImageTask.settle_cancel).
+        CANCELLED = "CANCELLED"
 
-    FINAL_STATES = (State.READY, State.FAILED)
+    FINAL_STATES = (State.READY, State.FAILED, State.CANCELLED)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
     title = models.CharField(max_length=200, blank=True)
@@ -95,6 +97,8 @@ class Image(models.Model):
             return self.state
         if self.job.state == Job.State.FAILURE:
             return self.State.FAILED
+        if self.job.state == Job.State.CANCELLED:
+            return self.State.CANCELLED
         if self.job.state in (Job.State.STARTED, Job.State.PROGRESS, Job.State.RETRY):
             return self.State.PROCESSING
         return self.state
@@ -103,7 +107,7 @@ class Image(models.Model):
     def current_error(self) -> str:
         if self.error:
             return self.error
-        if self.current_state == self.State.FAILED and self.job is not None:
+        if self.current_state in (self.State.FAILED, self.State.CANCELLED) and self.job is not None:
             return self.job.error
         return ""
 

@@ -37,6 +37,7 @@ JOB_KIND = "media.compress"
 MESSAGE_ORIGINAL_MISSING = "The original file of this picture is missing. Please upload it again."
 MESSAGE_STORAGE_DOWN = "We could not reach our file storage, so this picture was not processed."
 MESSAGE_UNFINISHED = "Processing of this picture stopped unexpectedly. Please upload it again."
+MESSAGE_CANCELLED = "Cancelled. Upload it again, or delete it."
 
 
 def file_storage():
@@ -178,10 +179,10 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
     bytes_out = min(len(r.data) for r, _ in written if r.name == largest)
     with transaction.atomic():
         current = Image.objects.select_for_update().filter(pk=image.pk).first()
-        if current is None:
-            # Deleted while we worked: what we wrote belongs to nobody.
+        if current is None or current.state == Image.State.CANCELLED:
+            # Deleted or cancelled while we worked: what we wrote belongs to nobody.
             transaction.on_commit(lambda: _delete_files([name for _, name in written]))
-            return {"image_id": image.pk, "skipped": "deleted"}
+            return {"image_id": image.pk, "skipped": "deleted" if current is None else "cancelled"}
         # Deleting the old rows deletes their files after commit (signals.py).
         current.renditions.all().delete()
         Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
@@ -221,7 +222,7 @@ def _row(image: Image, rendition: imaging.RenditionData, name: str) -> Rendition
 def image_fail(*, image_id: int, error: str, task_id: str | None = None) -> bool:
     """Mark an image FAILED unless it is READY. With task_id, only if that job is still its job
     (a late failure of a superseded job must not touch a re-run)."""
-    images = Image.objects.filter(pk=image_id).exclude(state=Image.State.READY)
+    images = Image.objects.filter(pk=image_id).exclude(state__in=(Image.State.READY, Image.State.CANCELLED))
     if task_id is not None:
         images = images.filter(job__task_id=task_id)
     moved = images.update(state=Image.State.FAILED, error=error[:500], processed_at=timezone.now())
@@ -251,6 +252,24 @@ def images_settle(*, batch_size: int = 1000) -> int:
             error = job.error if job.state == Job.State.FAILURE and job.error else MESSAGE_UNFINISHED
             # With the job's task id: a re-run started meanwhile is left alone.
             settled += image_fail(image_id=image.pk, error=error, task_id=job.task_id)
+
+
+def image_cancel(*, image_id: int, task_id: str) -> bool:
+    """Mark an image CANCELLED with its job (inside job_cancel's transaction). False when that job
+    has made it READY already: too late, the cancel is refused. An image that follows another job
+    now (re-run since) is left alone."""
+    images = Image.objects.filter(pk=image_id, job__task_id=task_id)
+    # The row lock orders this against image_compress's swap: whichever commits first wins.
+    current = images.select_for_update().values_list("state", "batch_id").first()
+    if current is None:
+        return True
+    state, batch_id = current
+    if state == Image.State.READY:
+        return False
+    if state not in Image.FINAL_STATES:
+        images.update(state=Image.State.CANCELLED, error=MESSAGE_CANCELLED, processed_at=timezone.now())
+        batch_settle(batch_id=batch_id)
+    return True
 
 
 def images_recompress(*, images: Iterable[Image]) -> int:
@@ -397,10 +416,13 @@ def batch_settle(*, batch_id: int | None) -> bool:
             total=Count("pk"),
             ready=Count("pk", filter=Q(state=Image.State.READY)),
             done=Count("pk", filter=Q(state__in=final)),
+            cancelled=Count("pk", filter=Q(state=Image.State.CANCELLED)),
         )
     )
     if not counts["total"] or counts["done"] < counts["total"]:
         return False
+    if counts["cancelled"] == counts["total"]:
+        return False  # the owner cancelled it all: there is nothing to tell them
     from notifications.services import notify
 
     try:

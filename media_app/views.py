@@ -26,6 +26,7 @@ STATE_CSS = {
     Image.State.PROCESSING: "PROGRESS",
     Image.State.READY: "SUCCESS",
     Image.State.FAILED: "FAILURE",
+    Image.State.CANCELLED: "CANCELLED",
 }
 
 

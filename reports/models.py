@@ -32,6 +32,8 @@ class Export(models.Model):
         FAILURE = "FAILURE"
         # Succeeded once; its file has since been removed by the cleanup job.
         EXPIRED = "EXPIRED"
+        # Its owner cancelled it before it was built: no file (BuildExportTask.settle_cancel).
+        CANCELLED = "CANCELLED"
 
     ACTIVE_STATES = (State.QUEUED, State.STARTED)
     STAFF_KINDS = (Kind.DAILY_STATISTICS,)
@@ -75,6 +77,8 @@ class Export(models.Model):
         """
         if self.state not in self.ACTIVE_STATES or self.job is None:
             return self.state
+        if self.job.state == Job.State.CANCELLED:
+            return self.State.CANCELLED
         if self.job.is_final:
             return self.State.FAILURE
         return self.job.state

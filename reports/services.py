@@ -23,7 +23,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, TransientError
+from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, JobCancelled, TransientError
 from config.core.models import Job
 from config.core.services import job_create
 from config.core.storage import STORAGE_ERRORS
@@ -46,6 +46,7 @@ MESSAGE_TOO_MANY_ROWS = (
     "Please choose a shorter date range."
 )
 MESSAGE_STORAGE = "We could not save the export file. Please try again later."
+MESSAGE_CANCELLED = "Cancelled. You can ask for it again."
 # The workbook's temporary file, in this install's own directory (settings.REPORTS_TEMP_DIR,
 # under its var dir), never the machine's shared /tmp: there, two installs would sweep each
 # other's files. A worker killed mid-export never unlinks it: export_temp_files_delete removes
@@ -205,6 +206,10 @@ def export_build(
     except HumanError as exc:
         _fail(export, exc.message)
         raise
+    except JobCancelled:
+        # Cancelled at a progress point: export_cancel settled the row; leave no file behind.
+        _storage_delete_quietly(storage, name)
+        raise
     except SoftTimeLimitExceeded:
         _fail(export, MESSAGE_TIMEOUT)
         raise
@@ -243,7 +248,34 @@ def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[st
         if moved:
             transaction.on_commit(lambda: _notify_ready(export.pk))
     export.refresh_from_db()
+    if not moved and export.state == Export.State.CANCELLED:
+        _storage_delete_quietly(export.file.storage, saved_name)  # cancelled as it was stored
     return _summary(export)
+
+
+def export_cancel(*, export_id: int, task_id: str) -> bool:
+    """Mark an export CANCELLED with its job (inside job_cancel's transaction) and remove any file
+    of it after commit. False when the export has succeeded already: too late, the cancel is refused."""
+    exports = Export.objects.filter(pk=export_id, job__task_id=task_id)
+    current = exports.select_for_update().values_list("state", "storage_name").first()
+    if current is None:
+        return True
+    state, storage_name = current
+    if state == Export.State.SUCCESS:
+        return False
+    now = timezone.now()
+    moved = exports.filter(state__in=Export.ACTIVE_STATES).update(
+        state=Export.State.CANCELLED,
+        file="",
+        error=MESSAGE_CANCELLED,
+        finished_at=now,
+        # History only, removed by the cleanup job like a failed export.
+        expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
+    )
+    if moved:
+        storage = Export._meta.get_field("file").storage
+        transaction.on_commit(lambda: _storage_delete_quietly(storage, storage_name))
+    return True
 
 
 def export_fail(*, export_id: int, message: str, task_id: str | None = None) -> bool:
