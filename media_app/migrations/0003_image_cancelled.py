@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('media_app', '0001_initial'),
+        ('media_app', '0002_image_deleted_at'),
     ]
 
     operations = [
