@@ -71,6 +71,10 @@ def main(argv: list[str]) -> int:
         signal.alarm(0)
         write_results(results)
     total = time.monotonic() - started
+    if not argv:  # only a whole run rewrites the page the README links
+        from tests.docs_pages import write_hosts_page
+
+        write_hosts_page(results, seconds=total, failed=failed)
     if failed:
         print(f"make test-hosts: FAILED {', '.join(failed)} in {total:.0f}s (logs under var/hosts/)")
         return 1
