@@ -290,7 +290,11 @@ def media_host_gone_for_good(fleet: Fleet) -> dict:
 # --- d. the object store unreachable ----------------------------------------------------------
 
 STORE_OUTAGE_SECONDS = 20
-ROW_COUNTS = "SELECT (SELECT count(*) FROM media_app_image), (SELECT count(*) FROM core_job)"
+# What an upload writes (periodic jobs write core_job rows of their own meanwhile).
+ROW_COUNTS = (
+    "SELECT (SELECT count(*) FROM media_app_image), (SELECT count(*) FROM media_app_uploadbatch),"
+    " (SELECT count(*) FROM core_job WHERE kind = 'media.compress')"
+)
 
 
 def _wait_state(fleet: Fleet, task_id: str, leaving: str, timeout: float) -> str:
