@@ -325,15 +325,11 @@ def object_store_unreachable(fleet: Fleet) -> dict:
     services.block(9000, how="drop", hook="input")
     cut_at = time.monotonic()
     try:
-        rows_before = fleet.sql(
-            "SELECT (SELECT count(*) FROM media_app_image), (SELECT count(*) FROM core_job)"
-        )
+        rows_before = fleet.sql(ROW_COUNTS)
         t0 = time.monotonic()
         status, body = client.upload("during-outage.jpg", photo, timeout=60)
         upload_s = time.monotonic() - t0
-        rows_after = fleet.sql(
-            "SELECT (SELECT count(*) FROM media_app_image), (SELECT count(*) FROM core_job)"
-        )
+        rows_after = fleet.sql(ROW_COUNTS)
         assert status == 503 and body.get("error") == MESSAGE_STORAGE_UNAVAILABLE, (status, body)
         assert rows_after == rows_before, (rows_before, rows_after)
         time.sleep(max(0.0, STORE_OUTAGE_SECONDS - (time.monotonic() - cut_at)))
