@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from celery import states
-from django.db import connections, transaction
+from django.db import DatabaseError, InterfaceError, connections, transaction
 from django_celery_results.backends.database import DatabaseBackend
 
 from .errors import MESSAGE_CANCELLED, human_message
@@ -127,8 +127,16 @@ class JobResultBackend(DatabaseBackend):
     ):
         from . import services
 
-        services.job_retrying(task_id=task_id, error=RETRY_MESSAGE)
-        return super().mark_as_retry(task_id, exc, traceback, request, store_result, state)
+        # The retry is already in the broker when Celery records it. A database that is away (a
+        # restart: the very error being retried) must not turn that into a failure: Celery fails
+        # the task when this raises, and the retry then finds its job final and never runs.
+        try:
+            services.job_retrying(task_id=task_id, error=RETRY_MESSAGE)
+            return super().mark_as_retry(task_id, exc, traceback, request, store_result, state)
+        except (DatabaseError, InterfaceError) as db_exc:
+            logger.warning("job %s: retry sent but not recorded (database unavailable: %s)", task_id, db_exc)
+            connections.close_all()
+            return None
 
 
 def _jsonable(result):

@@ -312,7 +312,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 # Longest single delay a retry may ask for (seconds); visibility_timeout must exceed it and the
 # longest time limit, or Redis hands a still-running task to a second worker.
-BACKROOM_MAX_COUNTDOWN = 600
+BACKROOM_MAX_COUNTDOWN = env.int("BACKROOM_MAX_COUNTDOWN", default=600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     # Redis broker: every command and connect (a publish, an ack) gives up after these.
