@@ -7,6 +7,7 @@ BodyLimits enforces the body's size limits while it arrives and drops a body tha
 """
 
 import os
+import warnings
 
 import django
 
@@ -28,4 +29,7 @@ application = BodyLimits(
         body_timeout=settings.WEB_BODY_TIMEOUT,
     ),
 )
+# Files (WhiteNoise's static files, private files through FileResponse) are sync iterators, which
+# Django's ASGI handler reads in a thread, chunk by chunk, and says so once per process. Expected.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 warm_and_freeze()
