@@ -157,6 +157,16 @@ def tune_sqlite(db: dict) -> dict:
                 ),
             }
         )
+    elif db["ENGINE"] == "django.db.backends.postgresql" and env.int("DB_POOL_SIZE", default=0):
+        # The web process (the Procfile sets DB_POOL_SIZE there) serves ASGI, where each request
+        # runs in a thread of its own: a connection kept per thread (CONN_MAX_AGE) would be opened
+        # for every request (~20 ms to PostgreSQL here) and left to the garbage collector. A pool per
+        # process hands each request a connection, checked first (CONN_HEALTH_CHECKS), and takes it
+        # back. Workers keep a thread, and so a persistent connection, for their whole life.
+        size = env.int("DB_POOL_SIZE")
+        db["CONN_MAX_AGE"] = 0
+        db.setdefault("CONN_HEALTH_CHECKS", True)
+        db.setdefault("OPTIONS", {})["pool"] = {"min_size": min(2, size), "max_size": size, "timeout": 10}
     else:
         db.setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
         db.setdefault("CONN_HEALTH_CHECKS", True)
@@ -263,6 +273,12 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 20
 # and the health checks. A request that publishes then answers 503 within about SOCKET_TIMEOUT.
 SOCKET_CONNECT_TIMEOUT = env.float("SOCKET_CONNECT_TIMEOUT", default=1.0)
 SOCKET_TIMEOUT = env.float("SOCKET_TIMEOUT", default=1.0)
+
+# --- Web server (ASGI; config/asgi.py, config/core/asgi_limits.py) ---------------------------------
+# A request body that sends nothing for this many seconds is answered 408 and its connection closed;
+# so is one not complete this long after its headers (300 s: a 25 MB photo at 0.7 Mbit/s).
+WEB_BODY_IDLE_TIMEOUT = env.float("WEB_BODY_IDLE_TIMEOUT", default=10.0)
+WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=300.0)
 
 # --- Redis (locks, cache, beat heartbeat) -------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
