@@ -204,3 +204,13 @@ def test_the_welcome_email_is_a_django_task(celery_worker, smtp, client, wait_jo
     assert sent.status == TaskResultStatus.SUCCESSFUL and sent.return_value["sent"] is True
     [received] = smtp.wait_for(1)
     assert received["to"] == ["tasked@example.com"]
+
+
+def test_the_api_comes_from_django_itself_where_it_has_one():
+    import django
+
+    from config.core import tasks_backend
+
+    expected = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+    assert tasks_backend.Task.__module__ == f"{expected}.base"
+    assert tasks_backend.BaseTaskBackend.__module__ == f"{expected}.backends.base"
