@@ -386,6 +386,21 @@ CELERY_BEAT_SCHEDULER = "config.ops.beat:LeaderDatabaseScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 5
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
+# Django's Tasks API (django.tasks; the django-tasks backport before Django 6) on our job layer and
+# workers: config/core/tasks_backend.py. QUEUES defaults to the queues above; "side" is for jobs whose
+# request must succeed with the broker down (emails): they stay QUEUED and are re-dispatched.
+TASKS = {
+    "default": {"BACKEND": "config.core.tasks_backend.BackroomTaskBackend"},
+    "side": {
+        "BACKEND": "config.core.tasks_backend.BackroomTaskBackend",
+        "OPTIONS": {"DEFER_IF_BROKER_DOWN": True},
+    },
+}
+try:
+    import django.tasks  # noqa: F401  Django 6: built in, nothing to install
+except ImportError:
+    INSTALLED_APPS.append("django_tasks")
+
 # Executions of one job that may die with their process before it is given up.
 BACKROOM_JOB_MAX_ATTEMPTS = env.int("BACKROOM_JOB_MAX_ATTEMPTS", default=3)
 # A QUEUED job never handed to the broker is re-sent after this many seconds.
