@@ -6,6 +6,7 @@ from django.conf import settings
 
 from config.core.errors import TransientError
 from config.core.jobtask import JobTask
+from config.ops.periodic import run_periodic
 
 from . import services
 
@@ -58,3 +59,19 @@ def build_export(self, export_id: int) -> dict:
         on_progress=self.progress,
         final_attempt=self.request.retries >= MAX_RETRIES,
     )
+
+
+@shared_task(
+    name="reports.run_schedule",
+    bind=True,
+    autoretry_for=(TransientError,),
+    max_retries=MAX_RETRIES,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def run_schedule(self, schedule_id: int) -> dict:
+    """A person's scheduled report, sent by beat: one run per period (the slot beat names), and
+    never two runs of the same schedule at once (other people's schedules do not wait)."""
+    running = f"reports.run_schedule:{schedule_id}"
+    return run_periodic(self, services.schedule_run, running_key=running, schedule_id=schedule_id)
