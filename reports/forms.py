@@ -23,7 +23,7 @@ MESSAGE_NOT_AVAILABLE = "This report is not available to you."
 MESSAGE_NO_COLUMN = "Choose at least one column."
 MESSAGE_UNKNOWN_FIELD = "{names}: no such field. The form takes: {known}."
 FILTER_NAMES = (selectors.STATE, selectors.FORMAT, selectors.OWNER)
-BASE_FIELDS = ("csrfmiddlewaretoken", "kind", "file_format", "date_from", "date_to", "columns", *FILTER_NAMES)
+BASE_FIELDS = ("csrfmiddlewaretoken", "kind", "file_format", "columns", *FILTER_NAMES)
 
 
 def _values(data, name: str) -> list[str]:
@@ -72,7 +72,9 @@ class ChoiceForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         known = set(BASE_FIELDS) | set(self.extra_fields) | page_field_names()
-        unknown = sorted(name for name in self.data if name not in known)
+        # A position for a column the kind lacks is that column's error (below), not a field's.
+        positions = tuple(f"position:{kind}:" for kind in selectors.REPORTS)
+        unknown = sorted(name for name in self.data if name not in known and not name.startswith(positions))
         if unknown:
             # The sentence names every field a client may send for any kind.
             raise forms.ValidationError(
@@ -177,6 +179,7 @@ class ChoiceForm(forms.Form):
 
 
 class ExportRequestForm(ChoiceForm):
+    extra_fields = ("date_from", "date_to")
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
