@@ -17,8 +17,10 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from config.core.errors import HumanError, TransientError
+from config.core.errors import HumanError, StorageUnavailable, TransientError
 from config.core.services import job_create
+from config.core.storage import STORAGE_ERRORS
+from config.core.storage import is_missing as _is_missing
 
 from . import imaging
 from .models import STORAGE_PREFIX, Image, Rendition, UploadBatch
@@ -29,20 +31,6 @@ TASK_NAME = "media_app.compress_image"
 JOB_KIND = "media.compress"
 MESSAGE_ORIGINAL_MISSING = "The original file of this picture is missing. Please upload it again."
 MESSAGE_STORAGE_DOWN = "We could not reach our file storage, so this picture was not processed."
-
-try:  # S3 through django-storages: its errors are not OSErrors
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
-except ImportError:  # pragma: no cover - botocore ships with production requirements
-    STORAGE_ERRORS = (OSError,)
-
-
-def _is_missing(exc: BaseException) -> bool:
-    if isinstance(exc, FileNotFoundError):
-        return True
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-    return code in ("404", "NoSuchKey", "NotFound")
 
 
 def _storage():
@@ -92,8 +80,10 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
                 Image(owner=owner), f"original.{upload.probe.extension}"
             )
             stored.append((upload, storage.save(name, upload.file)))
-    except BaseException:
+    except BaseException as exc:
         _delete_files([name for _, name in stored])
+        if isinstance(exc, STORAGE_ERRORS):
+            raise StorageUnavailable(f"storing an upload: {exc}") from exc
         raise
 
     images: list[Image] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from config.core import storage
 from config.core.errors import HumanError, TransientError
 from config.core.jobtask import JobTask
 
@@ -24,11 +25,8 @@ class CompressImageTask(JobTask):
     name="media_app.compress_image",
     base=CompressImageTask,
     bind=True,
-    autoretry_for=(TransientError,),
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
+    # Storage errors retry on the storage retry budget (seconds), not a count of tries.
+    max_retries=storage.retry_max(),
 )
 def compress_image(self, image_id: int) -> dict:
     image = selectors.image_for_work(image_id=image_id)
@@ -40,6 +38,7 @@ def compress_image(self, image_id: int) -> dict:
     try:
         return services.image_compress(image=image, progress=self.progress)
     except TransientError as exc:
-        if self.request.retries >= self.max_retries:
+        countdown = storage.retry_countdown(self.request.retries)
+        if countdown is None:
             raise HumanError(services.MESSAGE_STORAGE_DOWN) from exc
-        raise
+        raise self.retry(exc=exc, countdown=countdown) from exc

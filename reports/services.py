@@ -12,6 +12,7 @@ import time
 import zoneinfo
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -29,6 +30,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from config.accounts import selectors as accounts
 from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, TransientError
 from config.core.services import job_create
+from config.core.storage import STORAGE_ERRORS
 
 from . import csvfile, dates, excel, selectors
 from .models import Export, Format, ReportSchedule, export_storage_name
@@ -47,30 +49,41 @@ MESSAGE_TOO_MANY_ROWS = (
     "Please choose a shorter date range."
 )
 MESSAGE_STORAGE = "We could not save the export file. Please try again later."
-# The workbook's temporary file. A worker killed mid-export never unlinks it:
-# export_temp_files_delete removes such files by this name once they are old.
+# The workbook's temporary file, in this install's own directory (settings.REPORTS_TEMP_DIR,
+# under its var dir), never the machine's shared /tmp: there, two installs would sweep each
+# other's files. A worker killed mid-export never unlinks it: export_temp_files_delete removes
+# such files by this name once they are old.
 TEMP_PREFIX = "backroom-export-"
 TEMP_SUFFIX = ".xlsx"
 TEMP_SUFFIXES = (".xlsx", ".csv")
 CONTENT_TYPES = {Format.XLSX: excel.XLSX_CONTENT_TYPE, Format.CSV: csvfile.CSV_CONTENT_TYPE}
 
 
+def export_temp_dir() -> Path:
+    """This install's directory for export workbooks being written (made on first use, 0700)."""
+    directory = Path(settings.REPORTS_TEMP_DIR)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
 def export_temp_files_delete(
-    *, older_than_seconds: float | None = None, directory: str | None = None
+    *, older_than_seconds: float | None = None, directory: str | Path | None = None
 ) -> dict[str, int]:
-    """Delete workbooks a killed export left in this machine's temp directory.
+    """Delete workbooks a killed export of this install left in its temp directory.
 
     Only files older than the export task's hard time limit (plus a minute) by default: no export
-    can still be writing those. Symlinks and anything but plain files are left alone (the
-    directory is shared). Returns {"files", "bytes"} removed.
+    can still be writing those. Symlinks and anything but plain files are left alone. Returns
+    {"files", "bytes"} removed.
     """
     if older_than_seconds is None:
         older_than_seconds = settings.REPORTS_TASK_TIME_LIMIT + 60
-    directory = directory or tempfile.gettempdir()
+    directory = directory or settings.REPORTS_TEMP_DIR
     cutoff = time.time() - older_than_seconds
     done = {"files": 0, "bytes": 0}
     try:
         entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return done  # no export ran here yet
     except OSError as exc:
         logger.warning("could not list %s: %s", directory, exc)
         return done
@@ -189,7 +202,9 @@ def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any
 
     name = export.storage_name
     storage = export.file.storage
-    fd, tmp_path = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=f".{export.format}")
+    fd, tmp_path = tempfile.mkstemp(
+        prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=f".{export.format}", dir=export_temp_dir()
+    )
     try:
         with os.fdopen(fd, "w+b") as tmp:
             report, total, rows = selectors.export_source(export)
@@ -223,7 +238,7 @@ def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any
                 # A file left by an earlier attempt is replaced, never kept beside this one.
                 storage.delete(name)
                 saved = storage.save(name, File(tmp, name=os.path.basename(name)))
-            except OSError as exc:
+            except STORAGE_ERRORS as exc:
                 _storage_delete_quietly(storage, name)
                 raise TransientError(f"storage: {exc}") from exc
     except excel.TooManyRows as exc:

@@ -71,6 +71,22 @@ class JobTask(DjangoTask):
         leases.release(task_id, getattr(self, "_lease", None))
         super().after_return(status, retval, task_id, args, kwargs, einfo)
 
+    def retry(self, *args, **kwargs):
+        """Celery's retry, except that a retry the broker refused does not drop the job.
+
+        Celery answers an unpublishable retry with Reject(requeue=False): the message is dropped
+        and the job is lost. A host cut off from the broker meets exactly that (tests/hosts), so
+        the message is put back instead; if even that fails, it stays unacknowledged and Redis
+        hands it out again after the visibility timeout.
+        """
+        try:
+            return super().retry(*args, **kwargs)
+        except Reject as exc:
+            if exc.requeue:
+                raise
+            logger.warning("job %s: its retry could not be sent (%s); put back", self.request.id, exc.reason)
+            raise Reject(exc.reason, requeue=True) from exc
+
     def _hard_limit(self) -> float:
         limits = [self.time_limit, self.app.conf.task_time_limit, *(self.request.timelimit or ())]
         return max([float(x) for x in limits if x] or [3600.0])

@@ -23,6 +23,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from config.core.models import Job
+from config.core.storage import STORAGE_ERRORS
 
 from .models import DailyStatistics
 
@@ -69,7 +70,7 @@ def cleanup_run(
     results = results_purge(retention_days=result_retention_days, batch_size=batch_size)
     ops_jobs = ops_jobs_purge(retention_days=result_retention_days, batch_size=batch_size)
     failed = jobs_fail_stuck(stuck_after_seconds=stuck_after_seconds, batch_size=batch_size)
-    # Workbooks a killed export left on this machine (reports workers sweep theirs as they start).
+    # Workbooks a killed export of this install left (reports workers sweep theirs as they start).
     from reports.services import export_temp_files_delete
 
     temp = export_temp_files_delete()
@@ -90,11 +91,11 @@ def _delete_file(name: str) -> int:
     """Delete one stored file; returns the bytes freed (0 if it was already gone)."""
     try:
         size = default_storage.size(name)
-    except (FileNotFoundError, OSError):
+    except STORAGE_ERRORS:
         size = None
     try:
         default_storage.delete(name)
-    except OSError as exc:
+    except STORAGE_ERRORS as exc:
         logger.warning("could not delete %s: %s", name, exc)
         return 0
     return size or 0
@@ -183,7 +184,7 @@ def orphans_delete(
         for name in _walk(prefix.rstrip("/")):
             try:
                 modified = default_storage.get_modified_time(name)
-            except (FileNotFoundError, OSError):
+            except STORAGE_ERRORS:
                 continue  # deleted meanwhile
             if timezone.is_naive(modified):
                 modified = timezone.make_aware(modified)

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "django_celery_results",
     "django_celery_beat",
     "config.core",
@@ -46,6 +48,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above everything that can answer (static files, redirects, errors): every response gets both.
+    "config.core.middleware.ContentSecurityPolicyMiddleware",
+    "config.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,6 +84,48 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Content-Security-Policy and Permissions-Policy ----------------------------------------------
+# Scripts, styles, images and fetches from this origin only; no inline script or style anywhere
+# (the admin's few inline ones are replaced by static files in config/ops and config/core
+# templates), no plugins, no framing, forms post only here. blob: for the upload page's previews.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+# Browser features no page here uses, turned off for this origin and anything it could embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # --- Database -----------------------------------------------------------------------------------
 # SQLite by default; any database through DATABASE_URL (postgres://…, mysql://…).
@@ -154,8 +201,22 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/_private/"
 
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
-if STORAGE_BACKEND == "s3":
-    _default_storage = {
+# A job whose storage fails keeps retrying (backoff with jitter) for at least this many seconds in
+# all, so a short outage of the object store passes unseen (config/core/storage.py).
+STORAGE_RETRY_BUDGET_SECONDS = env.int("STORAGE_RETRY_BUDGET_SECONDS", default=60)
+
+
+def s3_storage() -> dict:
+    """The S3 storage (django-storages; any S3-compatible store through AWS_S3_ENDPOINT_URL).
+
+    The bucket stays private: files are streamed by the views that check their owner. Timeouts
+    fail fast and botocore retries once: a web request answers 503 in seconds, and a job retries
+    on the storage retry budget above instead of hanging 60 s per call (botocore's defaults).
+    Credentials come the usual boto3 way (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a role).
+    """
+    from botocore.config import Config
+
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env("AWS_STORAGE_BUCKET_NAME", default=""),
@@ -164,8 +225,19 @@ if STORAGE_BACKEND == "s3":
             "default_acl": "private",
             "querystring_auth": True,
             "file_overwrite": True,
+            "client_config": Config(
+                connect_timeout=env.float("AWS_S3_CONNECT_TIMEOUT", default=2.0),
+                read_timeout=env.float("AWS_S3_READ_TIMEOUT", default=10.0),
+                retries={"mode": "standard", "total_max_attempts": 2},
+                s3={"addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="auto")},
+                signature_version="s3v4",
+            ),
         },
     }
+
+
+if STORAGE_BACKEND == "s3":
+    _default_storage = s3_storage()
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -238,6 +310,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # back on a new socket kombu never registered, and the worker hung until a broadcast arrived
     # (tests/reliability, CLIENT KILL). Without it kombu sees the error and reconnects everything.
     "retry_on_timeout": False,
+    # How often a worker sweeps for messages held by a dead worker (seconds), and 1 in how many
+    # sweeps run: a message whose worker died is back in the queue within the visibility timeout
+    # plus this interval. Unset, kombu's defaults stand (every 10 s, throttled to 1 in 10); the
+    # fault tests and the multi-host harness set 1, shared with production rather than a test-only
+    # setting, so what they prove is what a deployment does.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1 if env("CELERY_UNACKED_RESTORE_INTERVAL", default="") else 10,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -314,6 +393,9 @@ REPORTS_TASK_SOFT_TIME_LIMIT = env.int("REPORTS_TASK_SOFT_TIME_LIMIT", default=1
 REPORTS_TASK_TIME_LIMIT = env.int("REPORTS_TASK_TIME_LIMIT", default=1800)
 # Rows one export may hold: an Excel sheet's limit, or fewer to keep exports short.
 REPORTS_MAX_ROWS = env.int("REPORTS_MAX_ROWS", default=1_048_575)
+# Workbooks being written, and those a killed worker left (swept): this install's own, not /tmp,
+# which every install on the machine shares.
+REPORTS_TEMP_DIR = VAR_DIR / "tmp" / "exports"
 
 # --- notifications ------------------------------------------------------------------------------
 # First retry of an email after a temporary SMTP failure (421, timeout, refused connection) comes
