@@ -13,6 +13,13 @@ from . import selectors, services
 
 class CompressImageTask(JobTask):
     abstract = True
+    # Safe to interrupt anywhere: it writes renditions under a fresh folder, deletes them if it is
+    # interrupted, and swaps them in with one transaction that a cancelled image refuses. A cancel
+    # signals it at once rather than letting a large picture finish for nobody.
+    cancel_terminates = True
+
+    def settle_cancel(self, task_id: str, image_id: int | None = None, **kwargs) -> bool:
+        return True if image_id is None else services.image_cancel(image_id=image_id, task_id=task_id)
 
     def settle_failure(self, message: str, task_id: str, image_id: int | None = None, **kwargs) -> None:
         # Every final failure lands here, including a hard time limit and a job given up after

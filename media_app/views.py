@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config.core.converters import parse_id
-from config.core.middleware import wants_json
+from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
 
 from . import imaging, selectors, services
@@ -26,6 +26,7 @@ STATE_CSS = {
     Image.State.PROCESSING: "PROGRESS",
     Image.State.READY: "SUCCESS",
     Image.State.FAILED: "FAILURE",
+    Image.State.CANCELLED: "CANCELLED",
 }
 
 

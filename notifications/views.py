@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.accounts import selectors as accounts
 from config.accounts.forms import TimeZoneForm
-from config.core.middleware import wants_json
+from config.core.negotiation import wants_json
 
 from . import selectors, services
 from .forms import PreferencesForm

@@ -31,6 +31,12 @@ def _sweep_export_temp_files(**kwargs) -> None:
 
 class BuildExportTask(JobTask):
     abstract = True
+    # Not signalled on cancel (cancel_terminates stays False): the export checks at each progress
+    # point instead (every 2,000 rows, a fraction of a second), where it can remove its temporary
+    # file and any stored one itself.
+
+    def settle_cancel(self, task_id: str, export_id: int | None = None, **kwargs) -> bool:
+        return True if export_id is None else services.export_cancel(export_id=export_id, task_id=task_id)
 
     def settle_failure(self, message: str, task_id: str, export_id: int | None = None, **kwargs) -> None:
         # A hard time limit or a crash loop ends the job without running export code: the export

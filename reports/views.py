@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.core.middleware import wants_html
+from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
 
 from . import selectors, services
@@ -100,7 +100,7 @@ def export_create(request):
     """POST kind (+ file_format, columns, filters, date_from, date_to). JSON clients get
     202/400/429; browsers a page."""
     form = ExportRequestForm(request.POST, user=request.user)
-    as_json = not wants_html(request)
+    as_json = wants_json(request)
     if not form.is_valid():
         if as_json:
             return JsonResponse({"errors": _errors(form)}, status=400)
@@ -193,7 +193,7 @@ def export_download(request, export_id: int, token: str):
 
 
 def _refused(request, status: int, title: str, message: str):
-    if not wants_html(request):
+    if wants_json(request):
         return JsonResponse({"error": message}, status=status)
     context = {"status": status, "title": title, "message": message}
     return render(request, "reports/link_refused.html", context, status=status)
@@ -237,7 +237,7 @@ def _schedule_fields(form: ScheduleForm) -> dict:
 @require_POST
 def schedule_create(request):
     form = ScheduleForm(request.POST, user=request.user)
-    as_json = not wants_html(request)
+    as_json = wants_json(request)
     if not form.is_valid():
         if as_json:
             return JsonResponse({"errors": _errors(form)}, status=400)
@@ -279,11 +279,11 @@ def schedule_edit(request, schedule_id: int):
         form = ScheduleForm(request.POST, user=request.user)
         if form.is_valid():
             services.schedule_update(schedule=schedule, **_schedule_fields(form))
-            if not wants_html(request):
+            if wants_json(request):
                 return JsonResponse(schedule_payload(schedule))
             messages.success(request, f"Saved: {services.schedule_describe(schedule=schedule)}.")
             return redirect(reverse("reports:index") + "#schedules")
-        if not wants_html(request):
+        if wants_json(request):
             return JsonResponse({"errors": _errors(form)}, status=400)
         status = 400
     else:
@@ -312,7 +312,7 @@ def schedule_edit(request, schedule_id: int):
 def _schedule_action(request, schedule_id: int, action, message: str):
     schedule = _own_schedule(request, schedule_id)
     action(schedule=schedule)
-    if not wants_html(request):
+    if wants_json(request):
         if action is services.schedule_delete:
             return JsonResponse({"id": schedule_id, "deleted": True})
         schedule.periodic_task.refresh_from_db()

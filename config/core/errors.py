@@ -25,6 +25,11 @@ class StorageUnavailable(Exception):
     """The file storage did not answer a request's read or write: the answer is a 503."""
 
 
+class JobCancelled(Exception):
+    """Raised at a progress point of a job its owner cancelled: the execution ends quietly there."""
+
+
+MESSAGE_CANCELLED = "Cancelled."
 MESSAGE_TIMEOUT = "This job took too long and was stopped."
 MESSAGE_CRASHED = "This job stopped its worker {n} times and was given up."
 MESSAGE_LOST = "The worker running this job stopped unexpectedly."

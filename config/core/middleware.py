@@ -6,14 +6,7 @@ from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import JsonResponse
 
-
-def wants_html(request) -> bool:
-    return "text/html" in request.headers.get("Accept", "")
-
-
-def wants_json(request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
+from .negotiation import wants_json
 
 
 class LoginOrNotFoundMiddleware(LoginRequiredMiddleware):
@@ -23,7 +16,7 @@ class LoginOrNotFoundMiddleware(LoginRequiredMiddleware):
     """
 
     def handle_no_permission(self, request, view_func):
-        if wants_html(request):
+        if not wants_json(request):
             return super().handle_no_permission(request, view_func)
         return JsonResponse({"error": "Not found."}, status=404)
 
@@ -54,7 +47,7 @@ class BrokerUnavailableMiddleware:
             message = MESSAGE_STORAGE_UNAVAILABLE
         else:
             return None
-        if wants_html(request):
+        if not wants_json(request):
             response = render(request, "error.html", {"status": 503, "message": message}, status=503)
         else:
             response = JsonResponse({"error": message}, status=503)

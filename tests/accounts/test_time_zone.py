@@ -65,7 +65,9 @@ def test_settings_change_the_zone_and_pages_show_times_in_it(owner_client, user)
     assert '<option value="UTC" selected>' in settings_page
 
     response = owner_client.post(
-        "/accounts/settings/time-zone/", {"time_zone": "Europe/Berlin", "next": "/notifications/preferences/"}
+        "/accounts/settings/time-zone/",
+        {"time_zone": "Europe/Berlin", "next": "/notifications/preferences/"},
+        **HTML,
     )
     assert response.status_code == 302 and response["Location"] == "/notifications/preferences/"
     assert time_zone_for(user=user) == "Europe/Berlin"

@@ -76,7 +76,7 @@ def run_web(tmp_path, **env: str) -> set[str]:
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "runstack", "web"],
         cwd=ROOT,
-        env=child_env(PORT=str(port), WEB_CONCURRENCY="1", WEB_THREADS="1", **env),
+        env=child_env(PORT=str(port), WEB_CONCURRENCY="1", **env),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -36,8 +36,10 @@ class Skip(Exception):
     """This machine cannot make the hosts; the reason is for the person running the harness."""
 
 
-def run(argv: list[str], *, timeout: float = 30, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+def run(
+    argv: list[str], *, timeout: float = 30, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=stdin)
     if check and done.returncode != 0:
         raise RuntimeError(f"{shlex.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
     return done
@@ -55,6 +57,8 @@ def check_can_run() -> None:
     for tool in ("ip", "unshare", "nsenter", "runuser"):
         if shutil.which(tool) is None:
             raise Skip(f"{tool} is not installed")
+    if shutil.which("nft") is None:
+        raise Skip("nft is not installed (Debian package nftables): the fault scenarios need it")
     if postgres_bin() is None:
         raise Skip("no PostgreSQL binaries under /usr/lib/postgresql/*/bin (hosts share no SQLite file)")
     probe = f"bkprobe{os.getpid()}"
@@ -160,11 +164,28 @@ class Host:
     def restore(self) -> None:
         run(["ip", "link", "set", self.link, "up"])
 
+    def block(self, port: int, *, how: str, hook: str = "output", peer: str | None = None) -> None:
+        """Packets of this host to (``hook="output"``) or from (``"input"``) TCP ``port`` are
+        refused at once (``how="reject"``: a reset, as from a closed port) or silently dropped
+        (``"drop"``: a black hole), in this host's own nftables (its network namespace only)."""
+        verdict = {"reject": "reject with tcp reset", "drop": "drop"}[how]
+        match = f"ip daddr {peer} " if peer else ""
+        rules = (
+            f"add table inet bkfault\n"
+            f"add chain inet bkfault {hook} {{ type filter hook {hook} priority 0; policy accept; }}\n"
+            f"add rule inet bkfault {hook} {match}tcp dport {port} {verdict}\n"
+        )
+        run(["ip", "netns", "exec", self.ns, "nft", "-f", "-"], stdin=rules)
+
+    def unblock(self) -> None:
+        run(["ip", "netns", "exec", self.ns, "nft", "delete", "table", "inet", "bkfault"], check=False)
+
 
 class Fleet:
     """The hosts of one harness run. Use as a context manager: ``close`` always runs."""
 
-    NAMES = ("services", "web", "media", "reports", "fast", "beat1", "beat2")
+    # media2 is started by the scenario that needs a second media host (media_host_gone_for_good).
+    NAMES = ("services", "web", "media", "reports", "fast", "beat1", "beat2", "media2")
 
     def __init__(self) -> None:
         self.tag = str(os.getpid() % 100000)
@@ -260,12 +281,18 @@ class Fleet:
             "FAST_CONCURRENCY": "2",
             "CELERY_UNACKED_RESTORE_INTERVAL": "1",
             # Shorter limits so a message held by a host that is gone comes back within a minute;
-            # their order stays: soft < hard time limit < visibility timeout.
-            "CELERY_TASK_SOFT_TIME_LIMIT": "40",
-            "CELERY_TASK_TIME_LIMIT": "50",
-            "REPORTS_TASK_SOFT_TIME_LIMIT": "40",
-            "REPORTS_TASK_TIME_LIMIT": "50",
-            "CELERY_VISIBILITY_TIMEOUT": "90",
+            # their order stays: soft < hard time limit, and both and the longest retry countdown
+            # below the visibility timeout.
+            "CELERY_TASK_SOFT_TIME_LIMIT": "25",
+            "CELERY_TASK_TIME_LIMIT": "30",
+            "REPORTS_TASK_SOFT_TIME_LIMIT": "25",
+            "REPORTS_TASK_TIME_LIMIT": "30",
+            # The shortest cap the email lease allows (notifications.E001: a 60 s lease + 1).
+            "BACKROOM_MAX_COUNTDOWN": "61",
+            "CELERY_VISIBILITY_TIMEOUT": "70",
+            # Jobs saved while the broker was away are re-sent 5 s after they were written (the
+            # scenarios also run the re-dispatcher every 10 s, as an admin may: scenarios.setup).
+            "BACKROOM_REDISPATCH_AFTER": "5",
         }
 
     # --- the services host ----------------------------------------------------------------------
@@ -296,18 +323,29 @@ class Fleet:
         hba = self.pg_data / "pg_hba.conf"
         hba.write_text(f"host all all {self.prefix}.0/24 trust\nlocal all all trust\n")
         shutil.chown(hba, "postgres", "postgres")
-        postgres = services.start(
-            "postgres",
-            [
-                "runuser", "-u", "postgres", "--", str(pg / "postgres"), "-D", str(self.pg_data),
-                "-c", f"listen_addresses={s}", "-c", "port=5432", "-c", "unix_socket_directories=/tmp",
-                "-c", "fsync=off", "-c", "max_connections=200",
-            ],
-        )  # fmt: skip
+        postgres = self._start_postgres()
         moto = services.start("moto", [str(BIN / "moto_server"), "-H", s, "-p", "9000"])
         for proc, port in ((redis, 6379), (postgres, 5432), (moto, 9000)):
             self.wait_port(s, port, proc=proc, timeout=60)
         self.s3().create_bucket(Bucket="backroom")
+
+    def _start_postgres(self) -> Proc:
+        services, pg = self.hosts["services"], postgres_bin()
+        return services.start(
+            "postgres",
+            [
+                "runuser", "-u", "postgres", "--", str(pg / "postgres"), "-D", str(self.pg_data),
+                "-c", f"listen_addresses={self.services_ip}", "-c", "port=5432",
+                "-c", "unix_socket_directories=/tmp", "-c", "fsync=off", "-c", "max_connections=200",
+            ],
+        )  # fmt: skip
+
+    def restart_postgres(self) -> None:
+        """A fast shutdown (SIGINT: every session is ended) and a start on the same data."""
+        services = self.hosts["services"]
+        [old] = [p for p in services.procs if p.name == "postgres" and p.alive()]
+        old.stop(signal.SIGINT, timeout=30)
+        self.wait_port(self.services_ip, 5432, proc=self._start_postgres(), timeout=60)
 
     def wait_port(self, ip: str, port: int, *, proc: Proc | None = None, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -339,6 +377,12 @@ class Fleet:
         for page in self.s3().get_paginator("list_objects_v2").paginate(Bucket="backroom", Prefix=prefix):
             found += [obj["Key"] for obj in page.get("Contents", [])]
         return sorted(found)
+
+    def redis(self):
+        """A Redis client of the services host's Redis, for the client (reads only)."""
+        import redis
+
+        return redis.Redis(host=self.services_ip, port=6379, socket_timeout=5, socket_connect_timeout=2)
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         """Rows of a SELECT, read from the services host's PostgreSQL by the client."""

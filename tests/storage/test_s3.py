@@ -115,6 +115,16 @@ def test_a_photo_lives_in_the_bucket_from_upload_to_delete(
     assert refused.value.code == 403
 
     assert owner_client.post(f"/media/{image.pk}/delete/", **JSON).status_code == 204
+    assert owner_client.get(f"/media/{image.pk}/", **JSON).status_code == 404
+    # Deleting is soft first (docs/deletion.md): the objects stay for an undo until the grace period
+    # ends; then the worker's cleanup purges the row and deletes its objects from the bucket.
+    assert s3.keys(image.original.name) == [image.original.name]
+    grace = settings.MEDIA_DELETE_GRACE_SECONDS
+    Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now() - timedelta(seconds=grace + 1))
+    result = app.send_task("ops.cleanup")
+    cleaned = wait_job(result.id, timeout=60)
+    assert cleaned.state == "SUCCESS", cleaned.error
+    assert not Image.objects.filter(pk=image.pk).exists()
     assert s3.keys(image.original.name) == []
     assert s3.keys(f"media/renditions/{user.pk}/{image.pk}/") == []
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('django_celery_beat', '0019_alter_periodictasks_options'),
-        ('reports', '0001_initial'),
+        ('reports', '0002_export_cancelled'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
