@@ -56,7 +56,7 @@ def test_settings_change_the_zone_and_pages_show_times_in_it(owner_client, user)
     from reports.models import Export
 
     export = Export.objects.create(
-        owner=user, kind="job_history", created_at=datetime(2026, 7, 1, 6, 5, tzinfo=UTC)
+        owner=user, kind="job_history", state="FAILURE", created_at=datetime(2026, 7, 1, 6, 5, tzinfo=UTC)
     )
     assert "Asked 2026-07-01 06:05" in owner_client.get("/reports/", **HTML).content.decode()
 
