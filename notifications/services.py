@@ -310,6 +310,12 @@ def email_content(notification: Notification) -> emails.EmailContent:
     user = notification.recipient
     token = selectors.unsubscribe_token(user=user, kind=notification.kind)
     site_url = settings.SITE_URL
+    # Any time a template shows is in the recipient's own zone (the worker has no request).
+    with timezone.override(accounts.time_zone_info(user=user)):
+        return _build_email(notification, user, token, site_url)
+
+
+def _build_email(notification: Notification, user, token: str, site_url: str) -> emails.EmailContent:
     return emails.build_email(
         kind=notification.kind,
         title=notification.title,

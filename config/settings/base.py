@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages in the signed-in person's own time zone (their profile; settings.TIME_ZONE otherwise).
+    "config.accounts.middleware.TimeZoneMiddleware",
     # Every page needs a login unless its view opts out with @login_not_required.
     "config.core.middleware.LoginOrNotFoundMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -35,6 +35,7 @@ def measures():
         ("compress_vs_bare_pillow", measures_media.compress_time, "s", "<= 1.3"),
         ("media_worker_rss_growth", measures_media.worker_rss_growth, "×", "<= 1.3"),
         ("export_vs_bare_openpyxl", measures_reports.export_all, "rows/s", ">= 0.8"),
+        ("csv_writer_vs_bare_csv", measures_reports.csv_all, "rows/s", ">= 0.8"),
     ]
 
 
