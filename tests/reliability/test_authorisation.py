@@ -74,6 +74,7 @@ MATRIX: dict[str, Entry] = {
     "verification_resend": Entry(LOGIN, "/accounts/verify/resend/", 405),  # POST only
     "time_zone_update": Entry(LOGIN, "/accounts/settings/time-zone/", 405),  # POST only
     "task_status": Entry(OWNER, lambda w: f"/tasks/{w.job.task_id}/"),
+    "task_cancel": Entry(OWNER, lambda w: f"/tasks/{w.job.task_id}/cancel/", 405),  # POST only
     "healthz": Entry(PUBLIC, "/healthz", 0),  # 200 or 503 by the state of beat: not an auth matter
     # media_app
     "media_app:gallery": Entry(LOGIN, "/media/"),
