@@ -7,6 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.accounts import quotas
 from config.accounts import selectors as accounts
 from config.core.negotiation import wants_json
 
@@ -65,7 +66,10 @@ def preferences(request):
         messages.success(request, "Your email preferences are saved.")
         return redirect("notifications:preferences")
     confirmed = accounts.email_verified(user=request.user)
-    return render(request, "notifications/preferences.html", {"form": form, "email_confirmed": confirmed})
+    usage = quotas.usage(user_id=request.user.pk)
+    context = {"form": form, "email_confirmed": confirmed, "usage": usage}
+    context["usage_text"] = f"{quotas.human_bytes(usage.used)} of {quotas.human_bytes(usage.allowed)}"
+    return render(request, "notifications/preferences.html", context)
 
 
 @login_not_required

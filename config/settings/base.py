@@ -195,6 +195,9 @@ ACCOUNTS_LOGIN_LIMIT_PER_ACCOUNT = env.int("ACCOUNTS_LOGIN_LIMIT_PER_ACCOUNT", d
 ACCOUNTS_LOGIN_LIMIT_PER_ADDRESS = env.int("ACCOUNTS_LOGIN_LIMIT_PER_ADDRESS", default=30)
 ACCOUNTS_RESET_LIMIT_PER_EMAIL = env.int("ACCOUNTS_RESET_LIMIT_PER_EMAIL", default=3)
 ACCOUNTS_RESET_LIMIT_PER_ADDRESS = env.int("ACCOUNTS_RESET_LIMIT_PER_ADDRESS", default=10)
+# Limits per person (config/accounts/quotas.py); staff override both per user in the admin.
+ACCOUNTS_STORAGE_QUOTA_BYTES = env.int("ACCOUNTS_STORAGE_QUOTA_BYTES", default=1024 * 1024 * 1024)
+ACCOUNTS_UPLOADS_PER_MINUTE = env.int("ACCOUNTS_UPLOADS_PER_MINUTE", default=30)
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
