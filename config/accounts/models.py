@@ -43,9 +43,7 @@ class Allowance(models.Model):
     (ACCOUNTS_STORAGE_QUOTA_BYTES, ACCOUNTS_UPLOADS_PER_MINUTE); staff set them in the admin.
     """
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="allowance"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="allowance")
     bytes_used = models.PositiveBigIntegerField(default=0)
     quota_bytes = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Empty: the site's default (ACCOUNTS_STORAGE_QUOTA_BYTES)."

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "media_app",
     "reports",
     "notifications",
+    "mydata",
 ]
 
 MIDDLEWARE = [
@@ -382,6 +383,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "media_app.*": {"queue": "media"},
     "reports.*": {"queue": "reports"},
+    # A person's archive and account erasure: long file work, like exports.
+    "mydata.*": {"queue": "reports"},
     "notifications.*": {"queue": "notifications"},
     "*": {"queue": "default"},
 }
@@ -431,6 +434,8 @@ MEDIA_DELETE_GRACE_SECONDS = env.int("MEDIA_DELETE_GRACE_SECONDS", default=7 * 2
 
 # --- reports ------------------------------------------------------------------------------------
 # Download links (and the files behind them) last this many seconds.
+# A person's data archive (mydata) is kept this long after it is built; its link lasts REPORTS_LINK_MAX_AGE.
+MYDATA_ARCHIVE_KEEP_SECONDS = env.int("MYDATA_ARCHIVE_KEEP_SECONDS", default=7 * 24 * 3600)
 REPORTS_LINK_MAX_AGE = env.int("REPORTS_LINK_MAX_AGE", default=24 * 3600)
 # Exports one user may have queued or running; the next request is answered 429.
 REPORTS_MAX_ACTIVE_PER_USER = env.int("REPORTS_MAX_ACTIVE_PER_USER", default=3)
