@@ -13,6 +13,7 @@ urlpatterns = [
     path("media/", include("media_app.urls")),
     path("reports/", include("reports.urls")),
     path("notifications/", include("notifications.urls")),
+    path("mydata/", include("config.mydata.urls")),
     path("ops/", include("config.ops.urls")),
     # The admin's own login view, throttled like ours; before admin.site.urls so this one answers.
     path("admin/login/", throttled_login(admin.site.login)),

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
+from config.core.audit import audited
+
 from . import services
 from .models import Image, Rendition, UploadBatch
 
@@ -50,6 +52,7 @@ class ImageAdmin(admin.ModelAdmin):
         return "" if obj.saving_percent is None else f"{obj.saving_percent}%"
 
     @admin.action(description="Re-run compression for the selected images")
+    @audited
     def recompress(self, request, queryset):
         count = services.images_recompress(images=list(queryset.select_related("owner")))
         self.message_user(request, f"{count} image(s) queued for compression.", messages.SUCCESS)

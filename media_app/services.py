@@ -20,6 +20,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from config.accounts import quotas
 from config.core.errors import HumanError, StorageUnavailable, TransientError
 from config.core.models import Job
 from config.core.services import job_create
@@ -78,6 +79,9 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
     """
     if not uploads:
         raise ValueError("nothing to upload")
+    total = sum(upload.file.size for upload in uploads)
+    # Before a byte is stored; the charge in the transaction below is the exact one.
+    quotas.storage_check(user_id=owner.pk, nbytes=total)
     storage = file_storage()
     stored: list[tuple[Upload, str]] = []
     try:
@@ -98,6 +102,8 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
     try:
         with transaction.atomic():
             # Every upload is a batch, one picture or many: its owner hears once when all are done.
+            # First: a racing upload waits here on the usage row's lock, then sees this one's bytes.
+            quotas.storage_charge(user_id=owner.pk, nbytes=total)
             batch = UploadBatch.objects.create(owner=owner)
             for upload, name in stored:
                 image = Image.objects.create(
@@ -296,8 +302,13 @@ def images_recompress(*, images: Iterable[Image]) -> int:
 
 
 def image_delete(*, image: Image) -> bool:
-    """Hide an image from its owner (undo with :func:`image_restore`). False if already deleted."""
-    moved = Image.objects.filter(pk=image.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
+    """Hide an image from its owner (undo with :func:`image_restore`). False if already deleted.
+
+    Its bytes are freed now, in the same transaction (config/accounts/quotas.py says why)."""
+    with transaction.atomic():
+        moved = Image.objects.filter(pk=image.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
+        if moved:
+            quotas.storage_release(user_id=image.owner_id, nbytes=image.original_bytes)
     # The deleted image no longer counts in its batch: the others may now all be done.
     batch_settle(batch_id=image.batch_id)
     return bool(moved)
@@ -309,11 +320,16 @@ def image_restore(*, user: AbstractBaseUser, image_id: int) -> bool:
 
     The grace period decides, not whether the purge has run yet, so the answer does not depend on
     the cleanup's timing; the purge locks the rows it removes, so an undo never wins a row it took.
+    Its bytes count again: QuotaExceeded when they no longer fit (the image stays deleted).
     """
     since = timezone.now() - timedelta(seconds=settings.MEDIA_DELETE_GRACE_SECONDS)
-    return bool(
-        Image.objects.filter(pk=image_id, owner_id=user.pk, deleted_at__gt=since).update(deleted_at=None)
-    )
+    with transaction.atomic():
+        images = Image.objects.filter(pk=image_id, owner_id=user.pk, deleted_at__gt=since)
+        nbytes = images.values_list("original_bytes", flat=True).first()
+        if nbytes is None or not images.update(deleted_at=None):
+            return False
+        quotas.storage_charge(user_id=user.pk, nbytes=nbytes)
+    return True
 
 
 def images_purge_deleted(*, batch_size: int = 1000) -> dict[str, int]:

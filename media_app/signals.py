@@ -8,6 +8,8 @@ An owner's delete is soft (services.image_delete) and reaches here only when the
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from config.accounts import quotas
+
 from .models import Image, Rendition
 from .services import files_delete_on_commit
 
@@ -15,6 +17,8 @@ from .services import files_delete_on_commit
 @receiver(post_delete, sender=Image, dispatch_uid="media_app.image_files")
 def image_files(sender, instance: Image, **kwargs) -> None:
     files_delete_on_commit([instance.original.name])
+    if instance.deleted_at is None:  # removed without a soft delete first (the admin): free it now
+        quotas.storage_release(user_id=instance.owner_id, nbytes=instance.original_bytes)
 
 
 @receiver(post_delete, sender=Rendition, dispatch_uid="media_app.rendition_files")

@@ -10,6 +10,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from config.accounts import quotas
+from config.accounts.views import too_many
 from config.core.converters import parse_id
 from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
@@ -140,6 +142,11 @@ def gallery(request):
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def upload(request):
+    if request.method == "POST":
+        # Before the body is read: a flood of uploads costs a Redis INCR each, not their bytes.
+        wait = quotas.upload_attempt(user_id=request.user.pk)
+        if wait:
+            return too_many(request, wait, "uploads")
     # The size guard must be in place before anything reads the body, and the CSRF check reads
     # it; so the check runs inside, once the handler is installed (as Django's docs advise).
     limiter = SizeLimitUploadHandler(request, limit=settings.MEDIA_MAX_UPLOAD_BYTES)
@@ -160,7 +167,10 @@ def _upload(request, limiter: SizeLimitUploadHandler):
             return JsonResponse({"errors": errors}, status=400)
         return render(request, "media_app/upload.html", {"form": form, **_limits()}, status=400)
 
-    images = services.image_upload(owner=request.user, uploads=form.uploads())
+    try:
+        images = services.image_upload(owner=request.user, uploads=form.uploads())
+    except quotas.QuotaExceeded as exc:
+        return quota_exceeded(request, exc)
     first = images[0]
     batch_id = first.batch_id
     if wants_json(request):
@@ -179,6 +189,15 @@ def _upload(request, limiter: SizeLimitUploadHandler):
         return _see_other(reverse("media_app:detail", args=[first.pk]))
     messages.success(request, f"Uploaded {len(images)} pictures. We will tell you when all are ready.")
     return _see_other(f"{reverse('media_app:gallery')}?batch={batch_id}")
+
+
+def quota_exceeded(request, exc: quotas.QuotaExceeded):
+    if wants_json(request):
+        body = {"error": exc.message, "used_bytes": exc.used, "allowed_bytes": exc.allowed}
+        return JsonResponse({**body, "wanted_bytes": exc.wanted}, status=413)
+    form = UploadForm()
+    context = {"form": form, "quota_error": exc.message, **_limits()}
+    return render(request, "media_app/upload.html", context, status=413)
 
 
 def _limits() -> dict:

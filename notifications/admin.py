@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 
+from config.core.audit import audited
+
 from . import services
 from .models import EmailState, Notification, Preference
 
@@ -49,6 +51,7 @@ class NotificationAdmin(admin.ModelAdmin):
     actions = ["resend_failed"]
 
     @admin.action(description="Send the selected failed emails again")
+    @audited
     def resend_failed(self, request, queryset):
         count = services.emails_resend(notifications=list(queryset.filter(email_state=EmailState.FAILED)))
         self.message_user(request, f"{count} email(s) queued again.", messages.SUCCESS)

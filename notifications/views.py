@@ -7,6 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.accounts import quotas
 from config.accounts import selectors as accounts
 from config.accounts.forms import TimeZoneForm
 from config.core.negotiation import wants_json
@@ -68,7 +69,9 @@ def preferences(request):
     confirmed = accounts.email_verified(user=request.user)
     # The Settings page holds the person's time zone too; accounts' own view saves it.
     zone_form = TimeZoneForm(initial={"time_zone": accounts.time_zone_for(user=request.user)})
-    context = {"form": form, "email_confirmed": confirmed, "time_zone_form": zone_form}
+    usage = quotas.usage(user_id=request.user.pk)
+    context = {"form": form, "email_confirmed": confirmed, "time_zone_form": zone_form, "usage": usage}
+    context["usage_text"] = f"{quotas.human_bytes(usage.used)} of {quotas.human_bytes(usage.allowed)}"
     return render(request, "notifications/preferences.html", context)
 
 

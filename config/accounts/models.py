@@ -49,3 +49,28 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.time_zone}"
+
+
+class Allowance(models.Model):
+    """What one person may store and how fast they may upload, and what they store now.
+
+    ``bytes_used`` is a counter, not a sum computed on demand: an upload adds to it with one
+    conditional UPDATE inside its own transaction (:func:`config.accounts.quotas.storage_charge`),
+    so two uploads racing past the quota cannot both land. Empty overrides follow the settings
+    (ACCOUNTS_STORAGE_QUOTA_BYTES, ACCOUNTS_UPLOADS_PER_MINUTE); staff set them in the admin.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="allowance")
+    bytes_used = models.PositiveBigIntegerField(default=0)
+    quota_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Empty: the site's default (ACCOUNTS_STORAGE_QUOTA_BYTES)."
+    )
+    uploads_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: the site's default (ACCOUNTS_UPLOADS_PER_MINUTE)."
+    )
+
+    class Meta:
+        verbose_name = "allowance"
+
+    def __str__(self) -> str:
+        return f"allowance of {self.user_id}"

@@ -5,6 +5,8 @@ from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 from kombu.utils.json import loads
 
+from config.core.audit import audited
+
 from .models import DailyStatistics
 
 # The admin index links to the dashboard and the schedules.
@@ -54,6 +56,7 @@ class OpsPeriodicTaskAdmin(PeriodicTaskAdmin):
     )
 
     @admin.action(description="Run selected tasks now")
+    @audited
     def run_tasks(self, request, queryset):
         app = self.celery_app or current_app
         app.loader.import_default_modules()

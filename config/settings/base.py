@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "media_app",
     "reports",
     "notifications",
+    "config.mydata",
 ]
 
 MIDDLEWARE = [
@@ -197,6 +198,9 @@ ACCOUNTS_LOGIN_LIMIT_PER_ACCOUNT = env.int("ACCOUNTS_LOGIN_LIMIT_PER_ACCOUNT", d
 ACCOUNTS_LOGIN_LIMIT_PER_ADDRESS = env.int("ACCOUNTS_LOGIN_LIMIT_PER_ADDRESS", default=30)
 ACCOUNTS_RESET_LIMIT_PER_EMAIL = env.int("ACCOUNTS_RESET_LIMIT_PER_EMAIL", default=3)
 ACCOUNTS_RESET_LIMIT_PER_ADDRESS = env.int("ACCOUNTS_RESET_LIMIT_PER_ADDRESS", default=10)
+# Limits per person (config/accounts/quotas.py); staff override both per user in the admin.
+ACCOUNTS_STORAGE_QUOTA_BYTES = env.int("ACCOUNTS_STORAGE_QUOTA_BYTES", default=1024 * 1024 * 1024)
+ACCOUNTS_UPLOADS_PER_MINUTE = env.int("ACCOUNTS_UPLOADS_PER_MINUTE", default=30)
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -381,6 +385,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "media_app.*": {"queue": "media"},
     "reports.*": {"queue": "reports"},
+    # A person's archive and account erasure: long file work, like exports.
+    "mydata.*": {"queue": "reports"},
     "notifications.*": {"queue": "notifications"},
     "*": {"queue": "default"},
 }
@@ -445,6 +451,8 @@ MEDIA_DELETE_GRACE_SECONDS = env.int("MEDIA_DELETE_GRACE_SECONDS", default=7 * 2
 
 # --- reports ------------------------------------------------------------------------------------
 # Download links (and the files behind them) last this many seconds.
+# A person's data archive (mydata) is kept this long after it is built; its link lasts REPORTS_LINK_MAX_AGE.
+MYDATA_ARCHIVE_KEEP_SECONDS = env.int("MYDATA_ARCHIVE_KEEP_SECONDS", default=7 * 24 * 3600)
 REPORTS_LINK_MAX_AGE = env.int("REPORTS_LINK_MAX_AGE", default=24 * 3600)
 # Exports one user may have queued or running; the next request is answered 429.
 REPORTS_MAX_ACTIVE_PER_USER = env.int("REPORTS_MAX_ACTIVE_PER_USER", default=3)

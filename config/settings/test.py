@@ -39,3 +39,5 @@ CELERY_IMPORTS = ["tests.tasks"]
 NOTIFICATIONS_RETRY_BASE_SECONDS = 0.2
 # reliability (issue 8): fault-injection workers (tests/reliability) are started with
 # CELERY_VISIBILITY_TIMEOUT=10 and CELERY_UNACKED_RESTORE_INTERVAL=1 (read in base.py).
+# Limits per person: tests upload many files in a row; the quota tests set their own limits.
+ACCOUNTS_UPLOADS_PER_MINUTE = 10_000

@@ -1,0 +1,16 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from config.core import backup
+
+
+class Command(BaseCommand):
+    help = "Restore the database and every stored file (config/core/backup.py): manage.py restore FOLDER"
+
+    def add_arguments(self, parser):
+        parser.add_argument("folder", type=Path)
+
+    def handle(self, *args, folder: Path, **options):
+        done = backup.restore(folder)
+        self.stdout.write(f"restore: database and {done['files']} file(s), {folder}")
