@@ -10,6 +10,7 @@ urlpatterns = [
     path("tasks/<str:task_id>/", core_views.task_status, name="task_status"),
     path("tasks/<str:task_id>/cancel/", core_views.task_cancel, name="task_cancel"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", core_views.metrics, name="metrics"),
     path("media/", include("media_app.urls")),
     path("reports/", include("reports.urls")),
     path("notifications/", include("notifications.urls")),

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import hmac
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponseRedirect, JsonResponse
@@ -92,6 +94,29 @@ def _back(request) -> HttpResponseRedirect:
     response = HttpResponseRedirect(target)
     response.status_code = 303
     return response
+
+
+@login_not_required
+@require_GET
+@never_cache
+def metrics(request):
+    """Prometheus text format for a staff session or `Authorization: Bearer <METRICS_TOKEN>`; a 404
+    for anyone else, so the endpoint's existence is not advertised."""
+    from django.http import HttpResponse
+
+    from . import metrics as job_metrics
+
+    token = settings.METRICS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    by_token = (
+        bool(token)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), token.encode())
+    )
+    by_staff = request.user.is_authenticated and request.user.is_staff
+    if not (by_token or by_staff):
+        raise Http404
+    return HttpResponse(job_metrics.scrape(), content_type=job_metrics.CONTENT_TYPE)
 
 
 @login_not_required
