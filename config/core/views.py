@@ -54,6 +54,34 @@ def task_status(request, task_id: str):
     return JsonResponse(job_status_payload(row))
 
 
+@require_GET
+@never_cache
+async def task_stream(request):
+    """Server-sent events for the jobs ``?ids=a,b,c`` of the user asking (config/core/push.py).
+
+    Ids that are malformed, unknown or someone else's are left out, alike. An async view: the
+    stream waits on the event loop and holds no thread while it waits.
+    """
+    from django.http import StreamingHttpResponse
+
+    from . import push
+
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise Http404
+    ids = [i for i in request.GET.get("ids", "").split(",") if TASK_ID.match(i)][: push.MAX_IDS]
+    if not ids:
+        return JsonResponse({"error": "Say which jobs to watch: ?ids=<task id>,<task id>"}, status=400)
+    last = request.headers.get("Last-Event-ID", "")
+    response = StreamingHttpResponse(
+        push.stream(owner_id=user.pk, task_ids=ids, last_event_id=int(last) if last.isdigit() else None),
+        content_type="text/event-stream",
+    )
+    # A proxy (nginx) must pass each event on as it comes, not buffer the response.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
 MESSAGE_CANCELLED = "Cancelled. The job will not run."
 MESSAGE_TOO_LATE = "This job has already finished, so there is nothing left to cancel."
 

@@ -292,7 +292,7 @@ METRICS_QUEUES = env.list("METRICS_QUEUES", default=[])
 # How long a scrape waits for workers to answer its ping (seconds).
 METRICS_PING_TIMEOUT = env.float("METRICS_PING_TIMEOUT", default=0.5)
 
-# --- Pushed job status (GET /tasks/stream/; config/core/push.py) -----------------------------------
+# --- Pushed job status (GET /tasks/stream/; config/core/push.py)  -----------------------------------
 # A stream ends after this many seconds (the browser reconnects with Last-Event-ID); a comment line
 # keeps it alive every PUSH_HEARTBEAT seconds through proxies that drop idle connections.
 PUSH_STREAM_LIFETIME = env.float("PUSH_STREAM_LIFETIME", default=300.0)
