@@ -238,3 +238,28 @@ async def stream(*, owner_id: int, task_ids: list[str], last_event_id: int | Non
 
 def _snapshot(owner_id: int, task_ids: list[str]) -> list[dict]:
     return list(Job.objects.filter(owner_id=owner_id, task_id__in=task_ids).values(*STATUS_FIELDS))
+
+
+STREAM_PATH = "/tasks/stream/"
+
+
+def handler_class():
+    """Django's ASGI handler (BodyLimits' WholeBodyHandler), except that a stream runs outside a
+    ThreadSensitiveContext.
+
+    Django enters one per request, and the first thread-sensitive call in it (every sync middleware
+    is one) starts a thread of that request's own, kept until the response ends: for a stream, a
+    thread per watcher for its whole life (505 threads for 500 watchers, measured). Outside such a
+    context those calls share asgiref's one thread for thread-sensitive code, in turn: a stream's
+    sync work is the middleware and one snapshot query at its start, so sharing costs little, and
+    the waiting holds no thread at all.
+    """
+    from .asgi_limits import WholeBodyHandler
+
+    class StreamAwareHandler(WholeBodyHandler):
+        async def __call__(self, scope, receive, send):
+            if scope["type"] == "http" and scope.get("path") == STREAM_PATH:
+                return await self.handle(scope, receive, send)
+            return await super().__call__(scope, receive, send)
+
+    return StreamAwareHandler

@@ -157,3 +157,27 @@ def test_a_reconnect_with_last_event_id_skips_jobs_unchanged_since(web, user):
         again.next_event(timeout=1.5)  # the old job is not resent; heartbeats only
     assert time.monotonic() - started >= 1.0 and again.comments >= 1
     again.close()
+
+
+def test_open_streams_hold_no_thread_of_the_web_server(web, user):
+    """Fifty watchers waiting: the server's thread count stays where it was (a thread per stream
+    would add fifty)."""
+    import psutil
+
+    job = unsent_job(user)
+
+    def threads() -> int:
+        procs = [psutil.Process(web.proc.pid), *psutil.Process(web.proc.pid).children(recursive=True)]
+        return sum(p.num_threads() for p in procs)
+
+    Stream(web.port, user, [job.task_id]).close()  # warm: every lazily started thread is there
+    before = threads()
+    streams = [Stream(web.port, user, [job.task_id]) for _ in range(50)]
+    try:
+        for s in streams:
+            assert s.next_event() == {"retry": "2000"}
+            assert s.next_event()["data"]["state"] == "QUEUED"
+        assert threads() < before + 10, (before, threads())
+    finally:
+        for s in streams:
+            s.close()
