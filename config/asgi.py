@@ -16,11 +16,12 @@ django.setup(set_prefix=False)  # what get_asgi_application() does, for a handle
 
 from django.conf import settings  # noqa: E402 - after setup
 
-from config.core.asgi_limits import BodyLimits, Limits, WholeBodyHandler  # noqa: E402
+from config.core.asgi_limits import BodyLimits, Limits  # noqa: E402
+from config.core.push import handler_class  # noqa: E402
 from config.core.warmup import warm_and_freeze  # noqa: E402
 
 application = BodyLimits(
-    WholeBodyHandler(),
+    handler_class()(),  # WholeBodyHandler, streams aside (see there)
     Limits(
         file_bytes=settings.MEDIA_MAX_UPLOAD_BYTES,
         files=settings.DATA_UPLOAD_MAX_NUMBER_FILES,

@@ -7,9 +7,11 @@ from config.core import views as core_views
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("accounts/", include("config.accounts.urls")),
+    path("tasks/stream/", core_views.task_stream, name="task_stream"),
     path("tasks/<str:task_id>/", core_views.task_status, name="task_status"),
     path("tasks/<str:task_id>/cancel/", core_views.task_cancel, name="task_cancel"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", core_views.metrics, name="metrics"),
     path("media/", include("media_app.urls")),
     path("reports/", include("reports.urls")),
     path("notifications/", include("notifications.urls")),

@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from . import push
 from .errors import MESSAGE_CANCELLED, BrokerUnavailable
 from .models import Job
 
@@ -122,6 +123,7 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
         updated_at=now,
         sent_at=Coalesce(F("sent_at"), Value(now)),
     ):
+        push.on_commit_publish(task_id)
         return StartDecision.RUN, None
     job = Job.objects.filter(task_id=task_id).first()
     if job is None:
@@ -147,19 +149,21 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
     if not updated:
         return StartDecision.SKIP, job
     job.state, job.attempts, job.interrupted = State.STARTED, job.attempts + 1, interrupted
+    push.on_commit_publish(task_id)
     return StartDecision.RUN, job
 
 
 def job_progress(*, task_id: str, current: int, total: int) -> bool:
     """Record progress. False when the job is no longer running (cancelled, or finished elsewhere)."""
-    return bool(
-        Job.objects.filter(task_id=task_id, state__in=(State.STARTED, State.PROGRESS)).update(
-            state=State.PROGRESS,
-            progress_current=min(current, total),
-            progress_total=total,
-            updated_at=timezone.now(),
-        )
+    moved = Job.objects.filter(task_id=task_id, state__in=(State.STARTED, State.PROGRESS)).update(
+        state=State.PROGRESS,
+        progress_current=min(current, total),
+        progress_total=total,
+        updated_at=timezone.now(),
     )
+    if moved:
+        push.on_commit_publish(task_id)
+    return bool(moved)
 
 
 def job_is_cancelled(*, task_id: str) -> bool:
@@ -215,7 +219,9 @@ def job_cancel(*, job: Job) -> None:
             raise JobAlreadyFinished(job.task_id)
         if task is not None and not _settle_cancel(task, job.task_id, job.args, job.kwargs):
             raise JobAlreadyFinished(job.task_id)  # rolls the job back to where it was
-        transaction.on_commit(lambda: (_flag_cancelled(job.task_id), _revoke(task, job.task_id)))
+        transaction.on_commit(
+            lambda: (_flag_cancelled(job.task_id), _revoke(task, job.task_id), push.job_changed(job.task_id))
+        )
 
 
 def job_settle_cancel(*, task, task_id: str, args, kwargs) -> bool:
@@ -259,11 +265,12 @@ def _task_class(name: str):
 
 
 def job_retrying(*, task_id: str, error: str) -> bool:
-    return bool(
-        Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES).update(
-            state=State.RETRY, error=error, updated_at=timezone.now()
-        )
+    moved = Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES).update(
+        state=State.RETRY, error=error, updated_at=timezone.now()
     )
+    if moved:
+        push.on_commit_publish(task_id)
+    return bool(moved)
 
 
 def job_finish(*, task_id: str, state: str, result: Any = None, error: str = "") -> bool | None:
@@ -285,6 +292,7 @@ def job_finish(*, task_id: str, state: str, result: Any = None, error: str = "")
         values.update(error=error[:500])
     moved = Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES).update(**values)
     if moved:
+        push.on_commit_publish(task_id)
         return True
     return False if Job.objects.filter(task_id=task_id).exists() else None
 

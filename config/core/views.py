@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import hmac
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponseRedirect, JsonResponse
@@ -52,6 +54,34 @@ def task_status(request, task_id: str):
     return JsonResponse(job_status_payload(row))
 
 
+@require_GET
+@never_cache
+async def task_stream(request):
+    """Server-sent events for the jobs ``?ids=a,b,c`` of the user asking (config/core/push.py).
+
+    Ids that are malformed, unknown or someone else's are left out, alike. An async view: the
+    stream waits on the event loop and holds no thread while it waits.
+    """
+    from django.http import StreamingHttpResponse
+
+    from . import push
+
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise Http404
+    ids = [i for i in request.GET.get("ids", "").split(",") if TASK_ID.match(i)][: push.MAX_IDS]
+    if not ids:
+        return JsonResponse({"error": "Say which jobs to watch: ?ids=<task id>,<task id>"}, status=400)
+    last = request.headers.get("Last-Event-ID", "")
+    response = StreamingHttpResponse(
+        push.stream(owner_id=user.pk, task_ids=ids, last_event_id=int(last) if last.isdigit() else None),
+        content_type="text/event-stream",
+    )
+    # A proxy (nginx) must pass each event on as it comes, not buffer the response.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
 MESSAGE_CANCELLED = "Cancelled. The job will not run."
 MESSAGE_TOO_LATE = "This job has already finished, so there is nothing left to cancel."
 
@@ -92,6 +122,29 @@ def _back(request) -> HttpResponseRedirect:
     response = HttpResponseRedirect(target)
     response.status_code = 303
     return response
+
+
+@login_not_required
+@require_GET
+@never_cache
+def metrics(request):
+    """Prometheus text format for a staff session or `Authorization: Bearer <METRICS_TOKEN>`; a 404
+    for anyone else, so the endpoint's existence is not advertised."""
+    from django.http import HttpResponse
+
+    from . import metrics as job_metrics
+
+    token = settings.METRICS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    by_token = (
+        bool(token)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), token.encode())
+    )
+    by_staff = request.user.is_authenticated and request.user.is_staff
+    if not (by_token or by_staff):
+        raise Http404
+    return HttpResponse(job_metrics.scrape(), content_type=job_metrics.CONTENT_TYPE)
 
 
 @login_not_required

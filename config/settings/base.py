@@ -286,6 +286,24 @@ SOCKET_TIMEOUT = env.float("SOCKET_TIMEOUT", default=1.0)
 WEB_BODY_IDLE_TIMEOUT = env.float("WEB_BODY_IDLE_TIMEOUT", default=10.0)
 WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=300.0)
 
+# --- Metrics (GET /metrics; config/core/metrics.py) ------------------------------------------------
+# Prometheus scrapes with `Authorization: Bearer <METRICS_TOKEN>` (or a staff session); empty: staff only.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Histograms, failures, retries and cancellations describe jobs finished in the last this many seconds,
+# read from at most METRICS_WINDOW_ROWS rows per scrape.
+METRICS_WINDOW = env.int("METRICS_WINDOW", default=900)
+METRICS_WINDOW_ROWS = env.int("METRICS_WINDOW_ROWS", default=50_000)
+# Queues whose depth and oldest message are reported; empty: every queue CELERY_TASK_ROUTES names.
+METRICS_QUEUES = env.list("METRICS_QUEUES", default=[])
+# How long a scrape waits for workers to answer its ping (seconds).
+METRICS_PING_TIMEOUT = env.float("METRICS_PING_TIMEOUT", default=0.5)
+
+# --- Pushed job status (GET /tasks/stream/; config/core/push.py)  -----------------------------------
+# A stream ends after this many seconds (the browser reconnects with Last-Event-ID); a comment line
+# keeps it alive every PUSH_HEARTBEAT seconds through proxies that drop idle connections.
+PUSH_STREAM_LIFETIME = env.float("PUSH_STREAM_LIFETIME", default=300.0)
+PUSH_HEARTBEAT = env.float("PUSH_HEARTBEAT", default=15.0)
+
 # --- Redis (locks, cache, beat heartbeat) -------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 _broker_is_redis = urlparse(CELERY_BROKER_URL).scheme in ("redis", "rediss")

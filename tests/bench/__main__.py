@@ -24,7 +24,7 @@ from .stack import BENCH_DIR, ROOT, cpu_model
 
 def measures():
     """(name, function, unit, target) in run order; imported late, after Django is set up."""
-    from . import measures_core, measures_media, measures_reports
+    from . import measures_core, measures_media, measures_push, measures_reports
 
     return [
         ("enqueue_p99_vs_bare_send", measures_core.enqueue_latency, "ms", "<= 3.0"),
@@ -36,6 +36,7 @@ def measures():
         ("media_worker_rss_growth", measures_media.worker_rss_growth, "×", "<= 1.3"),
         ("export_vs_bare_openpyxl", measures_reports.export_all, "rows/s", ">= 0.8"),
         ("csv_writer_vs_bare_csv", measures_reports.csv_all, "rows/s", ">= 0.8"),
+        ("push_event_p99_ms", measures_push.watchers, "ms", "info"),
     ]
 
 

@@ -1,0 +1,183 @@
+"""Pushed job status (issue 21, item 3): GET /tasks/stream/ on the Procfile's web command, a real
+worker, real Redis pub/sub. Events arrive in order, only on their owner's stream."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+import uuid
+
+import pytest
+from django.test import Client
+
+from config.core import services
+from config.core.models import Job
+from tests.webserver import WebServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = WebServer(
+            WEB_CONCURRENCY="2", env={"PUSH_HEARTBEAT": "1", "PUSH_STREAM_LIFETIME": "30"}
+        ).start()
+    yield server
+    server.stop()
+
+
+def cookie(user) -> str:
+    c = Client()
+    c.force_login(user)
+    return f"sessionid={c.cookies['sessionid'].value}"
+
+
+def unsent_job(owner, *, name="tests.sleep", **kwargs) -> Job:
+    """A job row whose task is not sent yet: the stream is open before anything happens to it."""
+    return Job.objects.create(
+        task_id=str(uuid.uuid4()), owner=owner, kind="push-test", task_name=name, kwargs=kwargs
+    )
+
+
+class Stream:
+    """One event stream over http.client (which decodes the chunked body), read event by event."""
+
+    def __init__(self, port: int, user, ids: list[str], last_event_id: str | None = None) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        headers = {"Cookie": cookie(user), "Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        self.conn.request("GET", "/tasks/stream/?ids=" + ",".join(ids), headers=headers)
+        self.response = self.conn.getresponse()
+        self.comments = 0
+
+    def next_event(self, timeout: float = 20) -> dict | None:
+        """The next event as {"event", "id", "data"}, counting comments; None when the stream ends."""
+        self.conn.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        event: dict = {}
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no event within {timeout} s")
+            line = self.response.readline()
+            if not line:
+                return None
+            line = line.decode().rstrip("\n")
+            if not line:
+                if event:
+                    return event
+                continue
+            if line.startswith(":"):
+                self.comments += 1
+                continue
+            field, _, value = line.partition(": ")
+            event[field] = json.loads(value) if field == "data" else value
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_a_job_s_changes_arrive_in_order_on_its_owner_s_stream_only(web, celery_worker, user, other_user):
+    job = unsent_job(user, seconds=1.0, steps=4)
+    theirs = unsent_job(other_user)  # never sent: keeps the other stream open while ours runs
+    mine = Stream(web.port, user, [job.task_id, theirs.task_id, "not-an-id"])
+    assert mine.response.status == 200
+    assert mine.response.getheader("Content-Type").startswith("text/event-stream")
+    assert mine.response.getheader("Content-Security-Policy")
+    assert mine.next_event() == {"retry": "2000"}
+    snapshot = mine.next_event()
+    assert snapshot["event"] == "job" and snapshot["data"]["task_id"] == job.task_id
+    assert snapshot["data"]["state"] == "QUEUED"
+    other = Stream(web.port, other_user, [theirs.task_id, job.task_id])
+    assert other.next_event() == {"retry": "2000"}
+    assert other.next_event()["data"]["task_id"] == theirs.task_id
+
+    services.job_send(job=job)
+    seen = []
+    while (event := mine.next_event()) is not None and event.get("event") == "job":
+        seen.append(event)
+    assert event == {"event": "done", "data": {}}
+    assert mine.next_event() is None  # and the stream ends
+    states = [e["data"]["state"] for e in seen]
+    assert states == ["STARTED", "PROGRESS", "PROGRESS", "PROGRESS", "PROGRESS", "SUCCESS"], states
+    assert [e["data"]["progress"]["current"] for e in seen[1:5]] == [1, 2, 3, 4]
+    assert {e["data"]["task_id"] for e in seen} == {job.task_id}
+    assert [int(e["id"]) for e in seen] == sorted(int(e["id"]) for e in seen)
+    assert seen[-1]["data"]["result"] == {"slept": 1.0}
+    assert theirs.task_id not in {e["data"]["task_id"] for e in seen}
+
+    # The other stream saw heartbeats while ours ran, and nothing of our job.
+    with pytest.raises(TimeoutError):
+        other.next_event(timeout=1.5)
+    assert other.comments >= 1
+    other.close()
+    mine.close()
+
+
+def test_someone_else_s_ids_alone_give_an_empty_stream(web, user, other_user):
+    job = unsent_job(user)
+    theirs = Stream(web.port, other_user, [job.task_id])
+    assert theirs.response.status == 200
+    assert theirs.next_event() == {"retry": "2000"}
+    assert theirs.next_event() == {"event": "done", "data": {}}
+    theirs.close()
+
+
+def test_no_ids_is_a_400_and_anonymous_is_a_404(web, user):
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    conn.request(
+        "GET", "/tasks/stream/?ids=nope", headers={"Cookie": cookie(user), "Accept": "application/json"}
+    )
+    response = conn.getresponse()
+    assert response.status == 400 and "Say which jobs" in json.loads(response.read())["error"]
+    conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    conn.request("GET", f"/tasks/stream/?ids={uuid.uuid4()}", headers={"Accept": "application/json"})
+    assert conn.getresponse().status == 404
+    conn.close()
+
+
+def test_a_reconnect_with_last_event_id_skips_jobs_unchanged_since(web, user):
+    old = unsent_job(user)
+    Job.objects.filter(pk=old.pk).update(updated_at=old.updated_at.replace(year=2020))
+    fresh = unsent_job(user)
+    first = Stream(web.port, user, [old.task_id, fresh.task_id])
+    first.next_event()
+    ids = {first.next_event()["data"]["task_id"], first.next_event()["data"]["task_id"]}
+    assert ids == {old.task_id, fresh.task_id}
+    first.close()
+    stamp = str(int(fresh.updated_at.timestamp() * 1_000_000))
+    again = Stream(web.port, user, [old.task_id, fresh.task_id], last_event_id=stamp)
+    again.next_event()
+    assert again.next_event()["data"]["task_id"] == fresh.task_id
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        again.next_event(timeout=1.5)  # the old job is not resent; heartbeats only
+    assert time.monotonic() - started >= 1.0 and again.comments >= 1
+    again.close()
+
+
+def test_open_streams_hold_no_thread_of_the_web_server(web, user):
+    """Fifty watchers waiting: the server's thread count stays where it was (a thread per stream
+    would add fifty)."""
+    import psutil
+
+    job = unsent_job(user)
+
+    def threads() -> int:
+        procs = [psutil.Process(web.proc.pid), *psutil.Process(web.proc.pid).children(recursive=True)]
+        return sum(p.num_threads() for p in procs)
+
+    Stream(web.port, user, [job.task_id]).close()  # warm: every lazily started thread is there
+    before = threads()
+    streams = [Stream(web.port, user, [job.task_id]) for _ in range(50)]
+    try:
+        for s in streams:
+            assert s.next_event() == {"retry": "2000"}
+            assert s.next_event()["data"]["state"] == "QUEUED"
+        assert threads() < before + 10, (before, threads())
+    finally:
+        for s in streams:
+            s.close()
