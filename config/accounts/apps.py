@@ -14,4 +14,11 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from . import checks  # noqa: F401 - registers the system checks
+        from .middleware import remember_time_zone_at_login
+
+        # The zone goes into the session as the session is made, so no later request (a status poll
+        # above all) pays for reading the profile or for saving the session again.
+        user_logged_in.connect(remember_time_zone_at_login, dispatch_uid="accounts.time_zone_at_login")

@@ -9,12 +9,18 @@ from django.utils import timezone
 from . import selectors, zones
 
 # The zone is kept in the session, so a request costs no query: the first request after a login
-# reads the profile once; the settings page writes the new zone here too.
+# reads the profile once (at the login itself: see AccountsConfig.ready); the settings page writes
+# the new zone here too.
 SESSION_KEY = "accounts_time_zone"
 
 
 def remember_time_zone(request, name: str) -> None:
     request.session[SESSION_KEY] = name
+
+
+def remember_time_zone_at_login(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "session"):
+        remember_time_zone(request, selectors.time_zone_for(user=user))
 
 
 class TimeZoneMiddleware:
