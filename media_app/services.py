@@ -465,19 +465,28 @@ def batch_settle(*, batch_id: int | None) -> bool:
     return True
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _batch_title(ready: int, failed: int) -> str:
+    """The notification's title (and the email's subject), a sentence of its own:
+    "Your picture is ready", "Your 4 pictures are ready", "3 of 4 pictures are ready",
+    "Your picture could not be read", "None of your 4 pictures could be read"."""
+    total = ready + failed
+    if not failed:
+        return "Your picture is ready" if ready == 1 else f"Your {ready} pictures are ready"
     if not ready:
-        return "Your images could not be processed"
-    return "Your images are ready"
+        return (
+            "Your picture could not be read"
+            if failed == 1
+            else f"None of your {total} pictures could be read"
+        )
+    return f"{ready} of {total} pictures {'is' if ready == 1 else 'are'} ready"
 
 
 def _batch_body(ready: int, failed: int) -> str:
+    total = ready + failed
     if not failed:
-        return f"{_plural(ready, 'image')} from your upload {'is' if ready == 1 else 'are'} ready."
+        return "Your picture is ready." if ready == 1 else f"All {ready} pictures from your upload are ready."
     if not ready:
-        return f"None of the {_plural(failed, 'image')} in your upload could be processed."
-    return f"{_plural(ready, 'image')} ready; {failed} could not be processed."
+        if failed == 1:
+            return "Your picture could not be read: the file may be damaged or not a picture."
+        return f"None of the {total} pictures in your upload could be read."
+    return f"{ready} of {total} pictures {'is' if ready == 1 else 'are'} ready; {failed} could not be read."

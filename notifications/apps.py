@@ -7,9 +7,11 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from config.accounts import signals as accounts
+        from config.core.words import register_kind
 
         from . import checks, receivers  # noqa: F401 - checks registers the system checks
 
+        register_kind("notifications.email", "Email")
         # Accounts (under config/) imports no app; it says what happened and we send the email.
         accounts.user_signed_up.connect(receivers.welcome, dispatch_uid="notifications.welcome")
         accounts.verification_requested.connect(receivers.verification, dispatch_uid="notifications.verify")

@@ -6,7 +6,7 @@ HELP = {
     Kind.WELCOME: "Account emails, such as the welcome email.",
     Kind.IMAGES_READY: "When a batch of uploaded photos has been processed.",
     Kind.IMAGES_FAILED: "When some photos in a batch could not be processed.",
-    Kind.EXPORT_READY: "When an Excel export is ready to download (the link is in the email).",
+    Kind.EXPORT_READY: "When an export (Excel or CSV) is ready to download (the link is in the email).",
     Kind.EXPORT_FAILED: "When an Excel export could not be built.",
     Kind.GENERAL: "Anything else we need to tell you.",
 }

@@ -6,6 +6,12 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports"
 
     def ready(self) -> None:
+        from config.core.words import register_kind
+
+        from .services import JOB_KIND
+
+        register_kind(JOB_KIND, "Report export")
+
         from config.accounts import signals as accounts
 
         # Accounts (under config/) imports no app: it says the zone changed, schedules follow.

@@ -133,6 +133,9 @@ class PasswordResetView(auth_views.PasswordResetView):
     is the same whether or not the address is known. Requests are limited per address asked for
     and per client address."""
 
+    # Ours, not the admin's (which comes first in INSTALLED_APPS and carries its breadcrumbs).
+    template_name = "accounts/password_reset_form.html"
+
     def post(self, request, *args, **kwargs):
         counters = throttle.reset_counters(request, str(request.POST.get("email", "")))
         wait = throttle.attempt(counters)

@@ -61,3 +61,32 @@ def human_message(exc: BaseException) -> str:
     if isinstance(exc, WorkerLostError):
         return MESSAGE_LOST
     return MESSAGE_GENERIC
+
+
+# Failures that may pass on another run: the worker or a service it needs was at fault, not the
+# input. Every other stored message is a HumanError's (the input itself: a broken file stays broken).
+RETRYABLE_MESSAGES = {
+    MESSAGE_TIMEOUT,
+    MESSAGE_LOST,
+    MESSAGE_STORAGE_UNAVAILABLE,
+    MESSAGE_GENERIC,
+    MESSAGE_BROKER_DOWN,
+}
+_RETRYABLE_PREFIXES = [MESSAGE_CRASHED.split("{n}")[0]]
+
+
+def register_retryable(message: str) -> None:
+    """An app's own message for a failure that is not the input's fault (storage down …)."""
+    RETRYABLE_MESSAGES.add(message)
+
+
+def why_not_retryable(error: str) -> str | None:
+    """None if a failed job with this stored message may pass next time; else why it would not."""
+    if error in RETRYABLE_MESSAGES or any(error.startswith(p) for p in _RETRYABLE_PREFIXES):
+        return None
+    if not error:
+        return None  # no reason recorded: nothing says it would fail again
+    return (
+        "the input itself was refused (a broken file stays broken), so the same job would fail the "
+        "same way; ask the owner for a new file instead"
+    )

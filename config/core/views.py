@@ -16,6 +16,7 @@ from . import health as health_checks
 from . import selectors, services
 from .models import Job
 from .negotiation import wants_json
+from .words import state_word
 
 TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # How soon a client should ask again; None once the job is final (stop polling).
@@ -36,6 +37,7 @@ def job_status_payload(row: dict) -> dict:
     return {
         "task_id": row["task_id"],
         "state": row["state"],
+        "state_label": state_word(row["state"]),
         "progress": progress,
         "result": row["result"] if row["state"] == Job.State.SUCCESS else None,
         "error": row["error"] or None,

@@ -1,6 +1,9 @@
+from datetime import datetime
+
 from celery import current_app
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 from kombu.utils.json import loads
@@ -31,6 +34,39 @@ def run_now_options(periodic: PeriodicTask) -> dict:
     return options
 
 
+def schedule_in_words(periodic: PeriodicTask) -> str:
+    """ "every day at 03:30, Europe/Berlin", "every 5 minutes"; cron's own wording otherwise."""
+    if periodic.interval_id:
+        return str(periodic.interval)
+    cron = periodic.crontab
+    if cron is None:
+        return str(periodic.schedule) if periodic.scheduler else "no schedule"
+    plain = cron.day_of_week == "*" and cron.day_of_month == "*" and cron.month_of_year == "*"
+    zone = str(cron.timezone)
+    if plain and cron.minute.isdigit() and cron.hour.isdigit():
+        return f"every day at {int(cron.hour):02d}:{int(cron.minute):02d}, {zone}"
+    if plain and cron.minute.isdigit() and cron.hour == "*":
+        return f"every hour at minute {int(cron.minute)}, {zone}"
+    return cron.human_readable
+
+
+def next_runs(periodic: PeriodicTask, count: int = 5, *, now: datetime | None = None) -> list[datetime]:
+    """The next `count` times beat would send this task (in the schedule's own time zone)."""
+    schedule = periodic.schedule
+    moment = now or timezone.now()
+    runs: list[datetime] = []
+    for _ in range(count):
+        if hasattr(schedule, "remaining_delta"):  # crontab
+            start, delta, _now = schedule.remaining_delta(moment)
+            moment = start + delta
+        else:  # an interval: every run_every from now
+            moment = moment + schedule.run_every
+        if runs and moment <= runs[-1]:
+            break  # a schedule that does not move forward (a one-off)
+        runs.append(moment)
+    return runs
+
+
 admin.site.unregister(PeriodicTask)
 
 
@@ -43,6 +79,27 @@ class OpsPeriodicTaskAdmin(PeriodicTaskAdmin):
     """
 
     change_form_template = "ops/periodictask_change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "schedule_summary"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            fieldsets.insert(1, ("When it runs", {"fields": ["schedule_summary"]}))
+        return fieldsets
+
+    @admin.display(description="Schedule")
+    def schedule_summary(self, periodic: PeriodicTask) -> str:
+        try:
+            words = schedule_in_words(periodic)
+            runs = next_runs(periodic) if periodic.enabled else []
+        except Exception:  # a half-filled schedule: say so, never a 500
+            return "This schedule is incomplete; save it with an interval or a crontab."
+        if not periodic.enabled:
+            return format_html("{} (disabled: it does not run)", words)
+        items = format_html_join("", "<li>{}</li>", ((t.strftime("%a %d %b %Y, %H:%M %Z"),) for t in runs))
+        return format_html('{}<br>Next runs:<ul class="next-runs">{}</ul>', words, items)
 
     list_display = (
         "name",

@@ -7,7 +7,17 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations: schedules, cleanup and statistics"
 
     def ready(self) -> None:
+        from config.core.words import register_kind
+
         from .registry import autodiscover
+
+        # Periodic tasks get a job row named after the task (config.core.services.job_start).
+        for task, name in (
+            ("ops.cleanup", "Cleanup"),
+            ("ops.statistics", "Daily statistics"),
+            ("ops.redispatch", "Re-sending waiting jobs"),
+        ):
+            register_kind(task, name, housekeeping=True)
 
         # Each app's ops.py registers its sweeps, daily figures and failure reasons.
         autodiscover()

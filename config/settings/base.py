@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.core.context_processors.site",
+                "config.core.context_processors.nav",
                 "notifications.context_processors.unread",
             ],
         },

@@ -182,8 +182,8 @@ def test_status_is_owner_only(celery_worker, user, other_client, client, wait_jo
     assert anon_browser.status_code == 302 and "/accounts/login/" in anon_browser["Location"]
     client.force_login(user)
     body = client.get(f"/tasks/{job.task_id}/").json()
-    assert set(body) == {"task_id", "state", "progress", "result", "error", "poll_after_ms"}
-    assert body["state"] == "SUCCESS"
+    assert set(body) == {"task_id", "state", "state_label", "progress", "result", "error", "poll_after_ms"}
+    assert body["state"] == "SUCCESS" and body["state_label"] == "Ready"
 
 
 def test_status_is_one_query(celery_worker, user, client, wait_job, django_assert_max_num_queries):

@@ -250,8 +250,8 @@ def test_a_batch_notifies_its_owner_once_when_every_image_is_done(
     batch.refresh_from_db()
     assert batch.notified_at is not None
     [note] = Notification.objects.filter(recipient=user, kind="images_ready")
-    assert note.title == "Your images are ready"
-    assert note.body == "2 images ready; 1 could not be processed."
+    assert note.title == "2 of 3 pictures are ready"
+    assert note.body == "2 of 3 pictures are ready; 1 could not be read."
     assert note.link == f"/media/?batch={batch.pk}"
     # Settling again (a late duplicate) notifies nobody.
     assert services.batch_settle(batch_id=batch.pk) is False

@@ -30,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args, processes=(), **options):
         env = dict(os.environ)
         env.setdefault("PORT", "8000")
-        # Loopback only, unless asked: DEBUG is on under make run and the demo login is printed.
+        # Loopback only, unless asked: the demo login is printed, and DEBUG may be turned on.
         env["HOST"] = env.get("HOST") or "127.0.0.1"
         if settings.DEBUG and not is_loopback(env["HOST"]):
             self.stderr.write(
@@ -49,11 +49,18 @@ class Command(BaseCommand):
             env["CELERY_BROKER_URL"] = url
             env.setdefault("REDIS_URL", url)
             self.stdout.write(f"Started a private Redis at {url} (data in var/redis/).")
-        shown = "127.0.0.1" if env["HOST"] in ("0.0.0.0", "::") else env["HOST"]  # noqa: S104
+        address = site_url(env["HOST"], env["PORT"])
+        # Links in emails (built on the workers, which have no request) point where the web listens.
+        if not env.get("SITE_URL"):
+            env["SITE_URL"] = address
+        if not env.get("DJANGO_ALLOWED_HOSTS"):
+            shown = address.removeprefix("http://").rsplit(":", 1)[0].strip("[]")
+            env["DJANGO_ALLOWED_HOSTS"] = ",".join(dict.fromkeys(["127.0.0.1", "localhost", shown]))
         self.stdout.write(
-            f"Backroom is starting on http://{shown}:{env['PORT']}/ (listening on {env['HOST']}) "
-            "— Ctrl-C stops it."
+            f"Backroom is starting on {address}/ (listening on {env['HOST']}) — Ctrl-C stops it."
         )
+        if env["SITE_URL"].rstrip("/") != address:
+            self.stdout.write(f"Links in emails use SITE_URL={env['SITE_URL']}.")
         honcho = [
             sys.executable,
             "-m",
@@ -80,6 +87,14 @@ class Command(BaseCommand):
             if redis_proc is not None:
                 devredis.stop(redis_proc)
                 self.stdout.write("Stopped the private Redis.")
+
+
+def site_url(host: str, port: str) -> str:
+    """The address a person on this machine opens: a wildcard listen address means loopback."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    if ":" in shown:
+        shown = f"[{shown}]"  # an IPv6 literal in a URL
+    return f"http://{shown}:{port}"
 
 
 def is_loopback(host: str) -> bool:
