@@ -302,4 +302,4 @@ def test_a_single_upload_also_notifies_once(celery_worker, owner_client, user, p
     while not Notification.objects.filter(recipient=user).exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     [note] = Notification.objects.filter(recipient=user, kind="images_ready")
-    assert note.body == "1 image from your upload is ready."
+    assert note.body == "Your picture is ready."
