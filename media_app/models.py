@@ -70,6 +70,13 @@ class Image(models.Model):
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Where the subject is, as fractions of the upright width and height (the centre by default):
+    # square crops are cut around it. Set by the owner on the detail page.
+    focal_x = models.FloatField(default=0.5)
+    focal_y = models.FloatField(default=0.5)
+    # The ThumbHash of the picture (base64, about 30 characters), made by the worker: pages show
+    # it blurred until the real picture arrives.
+    placeholder = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -111,15 +118,24 @@ class Rendition(models.Model):
     class Name(models.TextChoices):
         LARGE = "large"
         MEDIUM = "medium"
+        SMALL = "small"
         THUMB = "thumb"
+        # Cut around the focal point: gallery tiles.
+        SQUARE = "square"
 
     class Format(models.TextChoices):
         JPEG = "JPEG"
         WEBP = "WEBP"
         PNG = "PNG"
+        AVIF = "AVIF"
 
-    EXTENSIONS = {Format.JPEG: "jpg", Format.WEBP: "webp", Format.PNG: "png"}
-    CONTENT_TYPES = {Format.JPEG: "image/jpeg", Format.WEBP: "image/webp", Format.PNG: "image/png"}
+    EXTENSIONS = {Format.JPEG: "jpg", Format.WEBP: "webp", Format.PNG: "png", Format.AVIF: "avif"}
+    CONTENT_TYPES = {
+        Format.JPEG: "image/jpeg",
+        Format.WEBP: "image/webp",
+        Format.PNG: "image/png",
+        Format.AVIF: "image/avif",
+    }
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="renditions")
     name = models.CharField(max_length=16, choices=Name.choices)

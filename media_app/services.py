@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 import time
@@ -18,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.core.errors import HumanError, TransientError
+from config.core.models import Job
 from config.core.services import job_create
 
 from . import imaging
@@ -27,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 TASK_NAME = "media_app.compress_image"
 JOB_KIND = "media.compress"
+SQUARE_TASK_NAME = "media_app.render_square"
+SQUARE_JOB_KIND = "media.square"
+MESSAGE_FOCUS_NOT_READY = "This picture is still being processed: set its focal point once it is ready."
 MESSAGE_ORIGINAL_MISSING = "The original file of this picture is missing. Please upload it again."
 MESSAGE_STORAGE_DOWN = "We could not reach our file storage, so this picture was not processed."
 
@@ -50,7 +55,12 @@ def _storage():
 
 
 def rendition_specs() -> list[imaging.RenditionSpec]:
-    return [imaging.RenditionSpec(name, side) for name, side in settings.MEDIA_RENDITION_SIZES.items()]
+    ladder = [imaging.RenditionSpec(name, side) for name, side in settings.MEDIA_RENDITION_SIZES.items()]
+    return [*ladder, square_spec()]
+
+
+def square_spec() -> imaging.RenditionSpec:
+    return imaging.RenditionSpec(Rendition.Name.SQUARE, settings.MEDIA_SQUARE_SIZE, square=True)
 
 
 def encode_options() -> imaging.EncodeOptions:
@@ -58,7 +68,14 @@ def encode_options() -> imaging.EncodeOptions:
         jpeg_quality=settings.MEDIA_JPEG_QUALITY,
         webp_quality=settings.MEDIA_WEBP_QUALITY,
         webp_method=settings.MEDIA_WEBP_METHOD,
+        avif_quality=settings.MEDIA_AVIF_QUALITY,
+        avif_speed=settings.MEDIA_AVIF_SPEED,
+        avif_max_side=settings.MEDIA_AVIF_MAX_SIDE,
     )
+
+
+def _focal(image: Image) -> imaging.FocalPoint:
+    return imaging.FocalPoint(image.focal_x, image.focal_y)
 
 
 # --- upload -------------------------------------------------------------------------------------
@@ -136,48 +153,26 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
     process raises HumanError (never retried).
     """
     started = time.monotonic()
-    storage = _storage()
     Image.objects.filter(pk=image.pk, state=Image.State.PENDING).update(state=Image.State.PROCESSING)
-
-    try:
-        with storage.open(image.original.name, "rb") as fh:
-            data = fh.read()
-    except STORAGE_ERRORS as exc:
-        if _is_missing(exc):
-            image_fail(image_id=image.pk, error=MESSAGE_ORIGINAL_MISSING)
-            raise HumanError(MESSAGE_ORIGINAL_MISSING) from exc
-        raise TransientError(f"reading {image.original.name}: {exc}") from exc
-
+    data = _read_original(image)
     specs = rendition_specs()
-    steps = 2 + 2 * len(specs)  # decode, every encode, then storing the files
+    focal = _focal(image)
     try:
         result = imaging.render(
             data,
             specs=specs,
             options=encode_options(),
+            focal=focal,
             max_pixels=settings.MEDIA_MAX_PIXELS,
-            progress=(lambda done, _total: progress(done, steps)) if progress else None,
+            # One more step than imaging counts: storing the files.
+            progress=(lambda done, total: progress(done, total + 1)) if progress else None,
         )
     except imaging.ImageRejected as exc:
         image_fail(image_id=image.pk, error=exc.message)
         raise HumanError(exc.message) from exc
 
-    token = secrets.token_hex(6)
-    folder = f"{STORAGE_PREFIX}renditions/{image.owner_id}/{image.pk}/{token}"
-    written: list[tuple[imaging.RenditionData, str]] = []
-    try:
-        for rendition in result.renditions:
-            ext = Rendition.EXTENSIONS[rendition.format]
-            name = storage.save(f"{folder}/{rendition.name}.{ext}", ContentFile(rendition.data))
-            written.append((rendition, name))
-    except BaseException as exc:
-        # Nothing half-made stays behind: not on a storage error, nor on a time limit.
-        _delete_files([name for _, name in written])
-        if isinstance(exc, STORAGE_ERRORS):
-            raise TransientError(f"writing renditions of image {image.pk}: {exc}") from exc
-        raise
-
-    largest = max(specs, key=lambda spec: spec.max_side).name
+    written = _write_renditions(image, result.renditions)
+    largest = max((s for s in specs if not s.square), key=lambda spec: spec.max_side).name
     bytes_out = min(len(r.data) for r, _ in written if r.name == largest)
     with transaction.atomic():
         current = Image.objects.select_for_update().filter(pk=image.pk).first()
@@ -195,11 +190,15 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
             original_height=result.height,
             bytes_in=len(data),
             bytes_out=bytes_out,
+            placeholder=base64.b64encode(result.placeholder).decode(),
             processing_ms=round((time.monotonic() - started) * 1000),
             processed_at=timezone.now(),
         )
+        if _focal(current) != focal:
+            # The owner moved the focal point while we worked: cut the squares again.
+            _square_job(current)
     if progress:
-        progress(steps, steps)
+        progress(len(result.renditions) + 2, len(result.renditions) + 2)
     batch_settle(batch_id=image.batch_id)
     return {
         "image_id": image.pk,
@@ -207,6 +206,39 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
         "bytes_in": len(data),
         "bytes_out": bytes_out,
     }
+
+
+def _read_original(image: Image) -> bytes:
+    try:
+        with _storage().open(image.original.name, "rb") as fh:
+            return fh.read()
+    except STORAGE_ERRORS as exc:
+        if _is_missing(exc):
+            image_fail(image_id=image.pk, error=MESSAGE_ORIGINAL_MISSING)
+            raise HumanError(MESSAGE_ORIGINAL_MISSING) from exc
+        raise TransientError(f"reading {image.original.name}: {exc}") from exc
+
+
+def _write_renditions(
+    image: Image, renditions: list[imaging.RenditionData]
+) -> list[tuple[imaging.RenditionData, str]]:
+    """Store the files under a fresh folder, so no run ever overwrites another's."""
+    storage = _storage()
+    token = secrets.token_hex(6)
+    folder = f"{STORAGE_PREFIX}renditions/{image.owner_id}/{image.pk}/{token}"
+    written: list[tuple[imaging.RenditionData, str]] = []
+    try:
+        for rendition in renditions:
+            ext = Rendition.EXTENSIONS[rendition.format]
+            name = storage.save(f"{folder}/{rendition.name}.{ext}", ContentFile(rendition.data))
+            written.append((rendition, name))
+    except BaseException as exc:
+        # Nothing half-made stays behind: not on a storage error, nor on a time limit.
+        _delete_files([name for _, name in written])
+        if isinstance(exc, STORAGE_ERRORS):
+            raise TransientError(f"writing renditions of image {image.pk}: {exc}") from exc
+        raise
+    return written
 
 
 def _row(image: Image, rendition: imaging.RenditionData, name: str) -> Rendition:
@@ -249,6 +281,71 @@ def images_recompress(*, images: Iterable[Image]) -> int:
             Image.objects.filter(pk=image.pk).update(job=job, state=Image.State.PENDING, error="")
         count += 1
     return count
+
+
+# --- focal point --------------------------------------------------------------------------------
+
+
+def image_set_focus(*, image: Image, x: float, y: float) -> Job | None:
+    """Move an image's focal point (fractions 0..1 of its upright width and height) and queue
+    its squares to be cut again. Returns that job, or None when the point did not move (so the
+    same change sent twice makes one job). HumanError while the image is not READY."""
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise ValueError("the focal point is outside the picture")
+    with transaction.atomic():
+        current = Image.objects.select_for_update().filter(pk=image.pk).first()
+        if current is None:
+            return None
+        if current.state != Image.State.READY:
+            raise HumanError(MESSAGE_FOCUS_NOT_READY)
+        if (current.focal_x, current.focal_y) == (x, y):
+            return None
+        Image.objects.filter(pk=image.pk).update(focal_x=x, focal_y=y)
+        image.focal_x, image.focal_y = x, y
+        return _square_job(current)
+
+
+def _square_job(image: Image) -> Job:
+    return job_create(
+        owner=image.owner,
+        kind=SQUARE_JOB_KIND,
+        task_name=SQUARE_TASK_NAME,
+        args=[image.pk],
+        defer_if_broker_down=True,
+    )
+
+
+def image_render_square(*, image: Image) -> dict[str, object]:
+    """Cut the square renditions around the image's current focal point and swap them in.
+
+    Idempotent like image_compress: fresh names, one transaction replacing the previous squares.
+    A run whose focal point was moved meanwhile throws its files away: the move queued a newer
+    run, which will cut the right squares."""
+    if image.state != Image.State.READY:
+        return {"image_id": image.pk, "skipped": "not ready"}
+    data = _read_original(image)
+    focal = _focal(image)
+    try:
+        result = imaging.render(
+            data,
+            specs=[square_spec()],
+            options=encode_options(),
+            focal=focal,
+            max_pixels=settings.MEDIA_MAX_PIXELS,
+            placeholder=False,
+        )
+    except imaging.ImageRejected as exc:
+        # It was READY, so its original decoded before: say so, without failing the image.
+        raise HumanError(exc.message) from exc
+    written = _write_renditions(image, result.renditions)
+    with transaction.atomic():
+        current = Image.objects.select_for_update().filter(pk=image.pk).first()
+        if current is None or _focal(current) != focal or current.state != Image.State.READY:
+            transaction.on_commit(lambda: _delete_files([name for _, name in written]))
+            return {"image_id": image.pk, "skipped": "deleted" if current is None else "superseded"}
+        current.renditions.filter(name=Rendition.Name.SQUARE).delete()
+        Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
+    return {"image_id": image.pk, "renditions": len(written), "focal": [focal.x, focal.y]}
 
 
 # --- delete -------------------------------------------------------------------------------------

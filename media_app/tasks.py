@@ -43,3 +43,21 @@ def compress_image(self, image_id: int) -> dict:
         if self.request.retries >= self.max_retries:
             raise HumanError(services.MESSAGE_STORAGE_DOWN) from exc
         raise
+
+
+@shared_task(
+    name="media_app.render_square",
+    base=JobTask,
+    bind=True,
+    autoretry_for=(TransientError,),
+    max_retries=5,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def render_square(self, image_id: int) -> dict:
+    """Cut an image's squares again around its focal point (after the owner moved it)."""
+    image = selectors.image_for_work(image_id=image_id)
+    if image is None:
+        return {"image_id": image_id, "skipped": "deleted"}
+    return services.image_render_square(image=image)
