@@ -115,15 +115,20 @@ def upload_latency(ctx: Context) -> list[Result]:
 
 
 def compress_time(ctx: Context) -> list[Result]:
-    """Per image: task start → SUCCESS on a real media worker vs plain Pillow in-process.
+    """Per image: task start → SUCCESS on a real media worker vs plain Pillow in-process making the
+    same outputs (every width, AVIF, the square, the ThumbHash).
 
-    Also, for information, pyvips making the same renditions, against the same Pillow baseline.
+    Also the 24 MP photo's job against what the product made before issue 15 (2048/1024/256 in
+    JPEG and WebP) by the same bare Pillow path: the issue's "within 1.5x of today's time". The
+    bare path is the faster side of that comparison (today's job took 1.05x of it), so the ratio
+    overstates the job's growth, if anything. And, for information, pyvips making the new outputs.
     """
     s = ctx.sizes
     pics = photos()
     results = []
     per_image: dict[str, list[tuple[float, float]]] = {name: [] for name in pics}
     vips: dict[str, list[tuple[float, float]]] = {name: [] for name in pics}
+    today: list[tuple[float, float]] = []
     with ctx.worker("worker_media"):
         for photo in pics.values():  # warm-up: imports, first decode in both pool processes
             compress_seconds(ctx, photo)
@@ -134,6 +139,8 @@ def compress_time(ctx: Context) -> list[Result]:
                 peer = _timed(bare_imaging.vips_renditions, photo.path, OUT_DIR / "vips")
                 per_image[name].append((ours, bare))
                 vips[name].append((peer, bare))
+                if name == TODAY_PHOTO:
+                    today.append((ours, _timed(bare_imaging.pillow_today, photo.path, OUT_DIR / "today")))
     shutil.rmtree(OUT_DIR, ignore_errors=True)
     ratios = []
     for name, pairs in per_image.items():
@@ -150,11 +157,23 @@ def compress_time(ctx: Context) -> list[Result]:
     )
     results.append(headline)
     results.extend(ratios)
+    results.append(
+        paired(
+            f"compress_vs_today[{TODAY_PHOTO}]",
+            today,
+            unit="s",
+            target="<= 1.5",
+            note="the whole job now vs bare Pillow making the pre-issue-15 outputs (6 files, no AVIF)",
+        )
+    )
     for name, pairs in vips.items():
         r = paired(f"peer_pyvips_vs_bare_pillow[{name}]", pairs, unit="s", target="<= 1.0")
         r.target, r.holds = "info", None
         results.append(r)
     return results
+
+
+TODAY_PHOTO = "24mp.jpg"
 
 
 def worker_rss_growth(ctx: Context) -> list[Result]:
