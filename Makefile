@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate lint format bench bench-full flake clean
+.PHONY: run test test-hosts install migrate lint format bench bench-full flake clean
 
 $(STAMP): requirements/base.txt requirements/production.txt requirements/local.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (looked for $(PYTHON))"; exit 1; }
@@ -25,6 +25,10 @@ run: migrate
 
 test: install
 	$(PY) -m tests $(PYTEST_ARGS)
+
+# Many hosts on one machine (network namespaces; root): tests/hosts. Says "skipped" where it can't.
+test-hosts: install
+	$(PY) -m tests.hosts
 
 # The timing-dependent tests N times (LOAD=1: beside one busy process per core); pass/fail per test.
 flake: install

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("accounts/", include("config.accounts.urls")),
     path("tasks/<str:task_id>/", core_views.task_status, name="task_status"),
+    path("tasks/<str:task_id>/cancel/", core_views.task_cancel, name="task_cancel"),
     path("healthz", core_views.healthz, name="healthz"),
     path("media/", include("media_app.urls")),
     path("reports/", include("reports.urls")),

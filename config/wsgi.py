@@ -1,4 +1,5 @@
-import gc
+"""WSGI entry point, for a WSGI server if one is wanted; the Procfile serves config.asgi."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -6,21 +7,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 application = get_wsgi_application()
 
+from config.core.warmup import warm_and_freeze  # noqa: E402 - needs the app loaded
 
-def _warm_and_freeze() -> None:
-    """Import every view now and move what loading made out of the garbage collector's sight.
-
-    Django and its apps leave about 100k long-lived objects; every full collection walks them all,
-    which takes 20-30 ms on this hardware and stalls every thread of the process mid-request. Those
-    pauses, not the views, set the tail of the upload and status latencies. Frozen objects are never
-    scanned again (they live as long as the process anyway), so a full collection costs only what
-    requests allocate. Done here, in each worker after it forked, so nothing depends on --preload.
-    """
-    from django.urls import get_resolver
-
-    get_resolver().url_patterns  # noqa: B018 - imports every urls.py and view module
-    gc.collect()
-    gc.freeze()
-
-
-_warm_and_freeze()
+warm_and_freeze()

@@ -30,7 +30,7 @@ class ImageAdmin(admin.ModelAdmin):
         "processing_ms",
         "created_at",
     )
-    list_filter = ("state", "original_format", "created_at")
+    list_filter = ("state", "original_format", "created_at", "deleted_at")
     search_fields = ("title", "owner__username", "error")
     list_select_related = ("owner",)
     readonly_fields = [f.name for f in Image._meta.fields]

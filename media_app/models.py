@@ -46,8 +46,10 @@ class Image(models.Model):
         PROCESSING = "PROCESSING"
         READY = "READY"
         FAILED = "FAILED"
+        # Its owner cancelled the job before it finished (CompressImageTask.settle_cancel).
+        CANCELLED = "CANCELLED"
 
-    FINAL_STATES = (State.READY, State.FAILED)
+    FINAL_STATES = (State.READY, State.FAILED, State.CANCELLED)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
     title = models.CharField(max_length=200, blank=True)
@@ -70,6 +72,9 @@ class Image(models.Model):
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Set when its owner deletes it: hidden from then on (selectors), back on undo, and removed with
+    # its files by the cleanup once MEDIA_DELETE_GRACE_SECONDS have passed (docs/deletion.md).
+    deleted_at = models.DateTimeField(null=True, blank=True)
     # Where the subject is, as fractions of the upright width and height (the centre by default):
     # square crops are cut around it. Set by the owner on the detail page.
     focal_x = models.FloatField(default=0.5)
@@ -83,6 +88,10 @@ class Image(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="image_owner_created"),
             models.Index(fields=["state", "created_at"], name="image_state_created"),
+            # The purge's scan: only the few deleted rows are in it.
+            models.Index(
+                fields=["deleted_at"], name="image_deleted_at", condition=models.Q(deleted_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,6 +104,8 @@ class Image(models.Model):
             return self.state
         if self.job.state == Job.State.FAILURE:
             return self.State.FAILED
+        if self.job.state == Job.State.CANCELLED:
+            return self.State.CANCELLED
         if self.job.state in (Job.State.STARTED, Job.State.PROGRESS, Job.State.RETRY):
             return self.State.PROCESSING
         return self.state
@@ -103,7 +114,7 @@ class Image(models.Model):
     def current_error(self) -> str:
         if self.error:
             return self.error
-        if self.current_state == self.State.FAILED and self.job is not None:
+        if self.current_state in (self.State.FAILED, self.State.CANCELLED) and self.job is not None:
             return self.job.error
         return ""
 

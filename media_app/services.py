@@ -6,8 +6,11 @@ import base64
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,11 +21,14 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from config.core.errors import HumanError, TransientError
+from config.core.errors import HumanError, StorageUnavailable, TransientError
 from config.core.models import Job
 from config.core.services import job_create
+from config.core.storage import STORAGE_ERRORS
+from config.core.storage import is_missing as _is_missing
+from config.ops.files import delete_file
 
-from . import imaging
+from . import imaging, selectors
 from .models import STORAGE_PREFIX, Image, Rendition, UploadBatch
 
 logger = logging.getLogger(__name__)
@@ -34,23 +40,12 @@ SQUARE_JOB_KIND = "media.square"
 MESSAGE_FOCUS_NOT_READY = "This picture is still being processed: set its focal point once it is ready."
 MESSAGE_ORIGINAL_MISSING = "The original file of this picture is missing. Please upload it again."
 MESSAGE_STORAGE_DOWN = "We could not reach our file storage, so this picture was not processed."
-
-try:  # S3 through django-storages: its errors are not OSErrors
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
-except ImportError:  # pragma: no cover - botocore ships with production requirements
-    STORAGE_ERRORS = (OSError,)
+MESSAGE_UNFINISHED = "Processing of this picture stopped unexpectedly. Please upload it again."
+MESSAGE_CANCELLED = "Cancelled. Upload it again, or delete it."
 
 
-def _is_missing(exc: BaseException) -> bool:
-    if isinstance(exc, FileNotFoundError):
-        return True
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-    return code in ("404", "NoSuchKey", "NotFound")
-
-
-def _storage():
+def file_storage():
+    """Where originals and renditions are stored (one storage for both)."""
     return Image._meta.get_field("original").storage
 
 
@@ -99,7 +94,7 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
     """
     if not uploads:
         raise ValueError("nothing to upload")
-    storage = _storage()
+    storage = file_storage()
     stored: list[tuple[Upload, str]] = []
     try:
         for upload in uploads:
@@ -109,8 +104,10 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
                 Image(owner=owner), f"original.{upload.probe.extension}"
             )
             stored.append((upload, storage.save(name, upload.file)))
-    except BaseException:
+    except BaseException as exc:
         _delete_files([name for _, name in stored])
+        if isinstance(exc, STORAGE_ERRORS):
+            raise StorageUnavailable(f"storing an upload: {exc}") from exc
         raise
 
     images: list[Image] = []
@@ -176,10 +173,10 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
     bytes_out = min(len(r.data) for r, _ in written if r.name == largest)
     with transaction.atomic():
         current = Image.objects.select_for_update().filter(pk=image.pk).first()
-        if current is None:
-            # Deleted while we worked: what we wrote belongs to nobody.
+        if current is None or current.state == Image.State.CANCELLED:
+            # Deleted or cancelled while we worked: what we wrote belongs to nobody.
             transaction.on_commit(lambda: _delete_files([name for _, name in written]))
-            return {"image_id": image.pk, "skipped": "deleted"}
+            return {"image_id": image.pk, "skipped": "deleted" if current is None else "cancelled"}
         # Deleting the old rows deletes their files after commit (signals.py).
         current.renditions.all().delete()
         Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
@@ -210,7 +207,7 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
 
 def _read_original(image: Image) -> bytes:
     try:
-        with _storage().open(image.original.name, "rb") as fh:
+        with file_storage().open(image.original.name, "rb") as fh:
             return fh.read()
     except STORAGE_ERRORS as exc:
         if _is_missing(exc):
@@ -223,7 +220,7 @@ def _write_renditions(
     image: Image, renditions: list[imaging.RenditionData]
 ) -> list[tuple[imaging.RenditionData, str]]:
     """Store the files under a fresh folder, so no run ever overwrites another's."""
-    storage = _storage()
+    storage = file_storage()
     token = secrets.token_hex(6)
     folder = f"{STORAGE_PREFIX}renditions/{image.owner_id}/{image.pk}/{token}"
     written: list[tuple[imaging.RenditionData, str]] = []
@@ -256,7 +253,7 @@ def _row(image: Image, rendition: imaging.RenditionData, name: str) -> Rendition
 def image_fail(*, image_id: int, error: str, task_id: str | None = None) -> bool:
     """Mark an image FAILED unless it is READY. With task_id, only if that job is still its job
     (a late failure of a superseded job must not touch a re-run)."""
-    images = Image.objects.filter(pk=image_id).exclude(state=Image.State.READY)
+    images = Image.objects.filter(pk=image_id).exclude(state__in=(Image.State.READY, Image.State.CANCELLED))
     if task_id is not None:
         images = images.filter(job__task_id=task_id)
     moved = images.update(state=Image.State.FAILED, error=error[:500], processed_at=timezone.now())
@@ -264,6 +261,46 @@ def image_fail(*, image_id: int, error: str, task_id: str | None = None) -> bool
         batch_id = Image.objects.filter(pk=image_id).values_list("batch_id", flat=True).first()
         batch_settle(batch_id=batch_id)
     return bool(moved)
+
+
+def images_settle(*, batch_size: int = 1000) -> int:
+    """Fail the images left PENDING or PROCESSING behind a final job (the cleanup's sweep).
+
+    The failure hook normally settles an image in the job's own transaction; this catches the
+    ones it missed (a hook that raised, rows older than the hook). The image shows its job's
+    error, or a sentence of its own when the job ended SUCCESS without finishing it. Returns how
+    many images it failed.
+    """
+    settled = 0
+    last_pk = 0
+    while True:
+        images = selectors.images_unsettled(after_pk=last_pk, limit=batch_size)
+        if not images:
+            return settled
+        last_pk = images[-1].pk
+        for image in images:
+            job = image.job
+            error = job.error if job.state == Job.State.FAILURE and job.error else MESSAGE_UNFINISHED
+            # With the job's task id: a re-run started meanwhile is left alone.
+            settled += image_fail(image_id=image.pk, error=error, task_id=job.task_id)
+
+
+def image_cancel(*, image_id: int, task_id: str) -> bool:
+    """Mark an image CANCELLED with its job (inside job_cancel's transaction). False when that job
+    has made it READY already: too late, the cancel is refused. An image that follows another job
+    now (re-run since) is left alone."""
+    images = Image.objects.filter(pk=image_id, job__task_id=task_id)
+    # The row lock orders this against image_compress's swap: whichever commits first wins.
+    current = images.select_for_update().values_list("state", "batch_id").first()
+    if current is None:
+        return True
+    state, batch_id = current
+    if state == Image.State.READY:
+        return False
+    if state not in Image.FINAL_STATES:
+        images.update(state=Image.State.CANCELLED, error=MESSAGE_CANCELLED, processed_at=timezone.now())
+        batch_settle(batch_id=batch_id)
+    return True
 
 
 def images_recompress(*, images: Iterable[Image]) -> int:
@@ -349,30 +386,111 @@ def image_render_square(*, image: Image) -> dict[str, object]:
 
 
 # --- delete -------------------------------------------------------------------------------------
+# A deletion is soft first: the row is hidden, its files kept, so its owner can undo it. The cleanup
+# purges it once MEDIA_DELETE_GRACE_SECONDS have passed, and a file goes only when no row uses it
+# any more (two rows may share a stored file). docs/deletion.md has the whole design.
 
 
-def image_delete(*, image: Image) -> None:
-    """Delete an image, its renditions and (after commit) all their files."""
-    batch_id = image.batch_id
-    with transaction.atomic():
-        image.delete()  # signals.py deletes the files of the image and its renditions on commit
-    batch_settle(batch_id=batch_id)
+def image_delete(*, image: Image) -> bool:
+    """Hide an image from its owner (undo with :func:`image_restore`). False if already deleted."""
+    moved = Image.objects.filter(pk=image.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
+    # The deleted image no longer counts in its batch: the others may now all be done.
+    batch_settle(batch_id=image.batch_id)
+    return bool(moved)
+
+
+def image_restore(*, user: AbstractBaseUser, image_id: int) -> bool:
+    """Bring back an image its owner deleted, while the grace period lasts. False when there is
+    nothing to bring back (not theirs, not deleted, or past the grace period): a 404 for a view.
+
+    The grace period decides, not whether the purge has run yet, so the answer does not depend on
+    the cleanup's timing; the purge locks the rows it removes, so an undo never wins a row it took.
+    """
+    since = timezone.now() - timedelta(seconds=settings.MEDIA_DELETE_GRACE_SECONDS)
+    return bool(
+        Image.objects.filter(pk=image_id, owner_id=user.pk, deleted_at__gt=since).update(deleted_at=None)
+    )
+
+
+def images_purge_deleted(*, batch_size: int = 1000) -> dict[str, int]:
+    """Remove the images deleted more than MEDIA_DELETE_GRACE_SECONDS ago, with their renditions,
+    and then every file of theirs that no remaining row uses (the cleanup's sweep).
+
+    Returns {"images", "rows" (renditions included), "files", "bytes"}. The files go through the
+    same path as every hard delete (signals.py: after commit, reference-checked), counted here.
+    """
+    done = {"images": 0, "rows": 0, "files": 0, "bytes": 0}
+    with _counting_file_deletes() as freed:
+        while True:
+            before = timezone.now() - timedelta(seconds=settings.MEDIA_DELETE_GRACE_SECONDS)
+            pks = selectors.images_to_purge(before=before, limit=batch_size)
+            if not pks:
+                break
+            with transaction.atomic():
+                # Locked and re-checked: an undo that committed meanwhile keeps its image.
+                locked = list(
+                    Image._base_manager.select_for_update()
+                    .filter(pk__in=pks, deleted_at__lt=before)
+                    .values_list("pk", flat=True)
+                )
+                _, per_model = Image._base_manager.filter(pk__in=locked).delete()
+            deleted = per_model.get(Image._meta.label, 0)
+            done["images"] += deleted
+            done["rows"] += sum(per_model.values())
+            if not deleted:
+                break  # all of them were undone or purged by someone else meanwhile
+    done.update(freed)
+    return done
 
 
 def files_delete_on_commit(names: Iterable[str]) -> None:
+    """Once the surrounding transaction commits, delete those of these files no row uses any more."""
     names = [n for n in names if n]
     if names:
-        transaction.on_commit(lambda: _delete_files(names))
+        transaction.on_commit(lambda: files_delete_unreferenced(names))
+
+
+def files_delete_unreferenced(names: Iterable[str]) -> dict[str, int]:
+    """Delete the stored files of ``names`` that no image or rendition row references (deleted
+    rows in their grace period included: they may come back). Through the storage API only, so
+    it works the same on S3. Returns {"files", "bytes"} deleted."""
+    names = list(dict.fromkeys(n for n in names if n))
+    done = {"files": 0, "bytes": 0}
+    if not names:
+        return done
+    used = selectors.files_referenced(names)
+    storage = file_storage()
+    for name in names:
+        if name in used:
+            continue  # another row shares this file: it stays
+        done["bytes"] += delete_file(storage, name)
+        done["files"] += 1
+    tally = _file_deletes.get()
+    if tally is not None:
+        tally["files"] += done["files"]
+        tally["bytes"] += done["bytes"]
+    return done
+
+
+# What the purge counts of the deletes its own commits trigger.
+_file_deletes: ContextVar[dict[str, int] | None] = ContextVar("media_file_deletes", default=None)
+
+
+@contextmanager
+def _counting_file_deletes() -> Iterator[dict[str, int]]:
+    tally = {"files": 0, "bytes": 0}
+    token = _file_deletes.set(tally)
+    try:
+        yield tally
+    finally:
+        _file_deletes.reset(token)
 
 
 def _delete_files(names: Iterable[str]) -> None:
-    storage = _storage()
+    """Delete files this code just wrote and no row knows of (a failed upload or run)."""
+    storage = file_storage()
     for name in names:
-        try:
-            storage.delete(name)
-        except Exception:
-            # Left for the ops cleanup, which deletes files no row references.
-            logger.warning("could not delete %s", name, exc_info=True)
+        delete_file(storage, name, measure=False)
 
 
 # --- batches ------------------------------------------------------------------------------------
@@ -386,13 +504,21 @@ def batch_settle(*, batch_id: int | None) -> bool:
     if batch_id is None:
         return False
     final = Image.FINAL_STATES
-    counts = Image.objects.filter(batch_id=batch_id).aggregate(
-        total=Count("pk"),
-        ready=Count("pk", filter=Q(state=Image.State.READY)),
-        done=Count("pk", filter=Q(state__in=final)),
+    # A deleted image no longer counts: its batch is done when the others are.
+    counts = (
+        selectors.live_images()
+        .filter(batch_id=batch_id)
+        .aggregate(
+            total=Count("pk"),
+            ready=Count("pk", filter=Q(state=Image.State.READY)),
+            done=Count("pk", filter=Q(state__in=final)),
+            cancelled=Count("pk", filter=Q(state=Image.State.CANCELLED)),
+        )
     )
     if not counts["total"] or counts["done"] < counts["total"]:
         return False
+    if counts["cancelled"] == counts["total"]:
+        return False  # the owner cancelled it all: there is nothing to tell them
     from notifications.services import notify
 
     try:

@@ -1,5 +1,9 @@
-"""Files follow their rows: whatever deletes an image or a rendition (the service, the admin, a
-user's account being deleted and cascading) deletes the files once the transaction commits."""
+"""Files follow their rows: whatever removes an image or a rendition for good (the purge of deleted
+images, a re-run replacing its renditions, the admin, a user's account being deleted and cascading)
+deletes its files once the transaction commits, unless another row still uses them.
+
+An owner's delete is soft (services.image_delete) and reaches here only when the cleanup purges it.
+"""
 
 from django.db.models.signals import post_delete
 from django.dispatch import receiver

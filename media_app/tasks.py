@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from config.core import storage
 from config.core.errors import HumanError, TransientError
 from config.core.jobtask import JobTask
 
@@ -12,6 +13,13 @@ from . import selectors, services
 
 class CompressImageTask(JobTask):
     abstract = True
+    # Safe to interrupt anywhere: it writes renditions under a fresh folder, deletes them if it is
+    # interrupted, and swaps them in with one transaction that a cancelled image refuses. A cancel
+    # signals it at once rather than letting a large picture finish for nobody.
+    cancel_terminates = True
+
+    def settle_cancel(self, task_id: str, image_id: int | None = None, **kwargs) -> bool:
+        return True if image_id is None else services.image_cancel(image_id=image_id, task_id=task_id)
 
     def settle_failure(self, message: str, task_id: str, image_id: int | None = None, **kwargs) -> None:
         # Every final failure lands here, including a hard time limit and a job given up after
@@ -24,11 +32,8 @@ class CompressImageTask(JobTask):
     name="media_app.compress_image",
     base=CompressImageTask,
     bind=True,
-    autoretry_for=(TransientError,),
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
+    # Storage errors retry on the storage retry budget (seconds), not a count of tries.
+    max_retries=storage.retry_max(),
 )
 def compress_image(self, image_id: int) -> dict:
     image = selectors.image_for_work(image_id=image_id)
@@ -40,24 +45,27 @@ def compress_image(self, image_id: int) -> dict:
     try:
         return services.image_compress(image=image, progress=self.progress)
     except TransientError as exc:
-        if self.request.retries >= self.max_retries:
+        countdown = storage.retry_countdown(self.request.retries)
+        if countdown is None:
             raise HumanError(services.MESSAGE_STORAGE_DOWN) from exc
-        raise
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 @shared_task(
     name="media_app.render_square",
     base=JobTask,
     bind=True,
-    autoretry_for=(TransientError,),
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
+    max_retries=storage.retry_max(),
 )
 def render_square(self, image_id: int) -> dict:
     """Cut an image's squares again around its focal point (after the owner moved it)."""
     image = selectors.image_for_work(image_id=image_id)
     if image is None:
         return {"image_id": image_id, "skipped": "deleted"}
-    return services.image_render_square(image=image)
+    try:
+        return services.image_render_square(image=image)
+    except TransientError as exc:
+        countdown = storage.retry_countdown(self.request.retries)
+        if countdown is None:
+            raise HumanError(services.MESSAGE_STORAGE_DOWN) from exc
+        raise self.retry(exc=exc, countdown=countdown) from exc

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from config.core.converters import parse_id
 from config.core.errors import HumanError
-from config.core.middleware import wants_json
+from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
 
 from . import imaging, selectors, services
@@ -27,6 +27,7 @@ STATE_CSS = {
     Image.State.PROCESSING: "PROGRESS",
     Image.State.READY: "SUCCESS",
     Image.State.FAILED: "FAILURE",
+    Image.State.CANCELLED: "CANCELLED",
 }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db.models import QuerySet
 
-from .models import ALWAYS_EMAILED, Kind, Notification, Preference
+from .models import ALWAYS_EMAILED, EmailState, Kind, Notification, Preference
 
 UNSUBSCRIBE_SALT = "notifications.unsubscribe"
 # No row in Preference means this: email on for every kind.
@@ -21,11 +23,6 @@ def unread_count(*, user: AbstractBaseUser) -> int:
 
 def notifications_for_user(*, user: AbstractBaseUser) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient_id=user.pk).order_by("-created_at", "-id")
-
-
-def notification_for_user(*, user: AbstractBaseUser, notification_id: int) -> Notification | None:
-    """None when missing or someone else's: the same 404."""
-    return Notification.objects.filter(recipient_id=user.pk, pk=notification_id).first()
 
 
 def notification_for_email(*, notification_id: int) -> Notification | None:
@@ -60,3 +57,11 @@ def unsubscribe_target(*, token: str) -> tuple[AbstractBaseUser, str] | None:
         return None
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     return (user, kind) if user is not None else None
+
+
+def daily_figures(start: datetime, end: datetime) -> dict[str, int]:
+    """For the ops statistics (registered in ops.py): emails sent in [start, end)."""
+    sent = Notification._base_manager.filter(
+        email_state=EmailState.SENT, email_sent_at__gte=start, email_sent_at__lt=end
+    )
+    return {"emails_sent": sent.count()}

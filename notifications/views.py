@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.accounts import selectors as accounts
-from config.core.middleware import wants_json
+from config.core.negotiation import wants_json
 
 from . import selectors, services
 from .forms import PreferencesForm

@@ -6,10 +6,15 @@ from django.utils import timezone
 
 from config.core.models import Job
 
+# Every export file lives under this prefix: the cleanup deletes what no export row references.
+STORAGE_PREFIX = "exports/"
+# Shown for an export whose job ended without the export's own code settling it.
+MESSAGE_STOPPED = "This export stopped unexpectedly. Please ask for it again."
+
 
 def export_storage_name() -> str:
     """Where an export's file goes: fixed per export (a re-run replaces it), unguessable."""
-    return f"exports/{secrets.token_hex(16)}.xlsx"
+    return f"{STORAGE_PREFIX}{secrets.token_hex(16)}.xlsx"
 
 
 class Export(models.Model):
@@ -27,6 +32,8 @@ class Export(models.Model):
         FAILURE = "FAILURE"
         # Succeeded once; its file has since been removed by the cleanup job.
         EXPIRED = "EXPIRED"
+        # Its owner cancelled it before it was built: no file (BuildExportTask.settle_cancel).
+        CANCELLED = "CANCELLED"
 
     ACTIVE_STATES = (State.QUEUED, State.STARTED)
     STAFF_KINDS = (Kind.DAILY_STATISTICS,)
@@ -39,7 +46,7 @@ class Export(models.Model):
     rows = models.PositiveIntegerField(default=0)
     bytes = models.BigIntegerField(default=0)
     # Set only once the whole file is in storage; storage_name is where it goes.
-    file = models.FileField(upload_to="exports/", max_length=200, blank=True)
+    file = models.FileField(upload_to=STORAGE_PREFIX, max_length=200, blank=True)
     storage_name = models.CharField(max_length=200, default=export_storage_name, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     downloads = models.PositiveIntegerField(default=0)
@@ -70,6 +77,8 @@ class Export(models.Model):
         """
         if self.state not in self.ACTIVE_STATES or self.job is None:
             return self.state
+        if self.job.state == Job.State.CANCELLED:
+            return self.State.CANCELLED
         if self.job.is_final:
             return self.State.FAILURE
         return self.job.state
@@ -77,7 +86,7 @@ class Export(models.Model):
     @property
     def status_error(self) -> str:
         if self.state in self.ACTIVE_STATES and self.job is not None and self.job.is_final:
-            return self.job.error or "This export stopped unexpectedly. Please ask for it again."
+            return self.job.error or MESSAGE_STOPPED
         return self.error
 
     @property

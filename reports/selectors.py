@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from config.core.models import Job
+from config.ops import selectors as ops_selectors
 
 from .excel import Column, Kind
 from .models import Export
@@ -36,11 +37,6 @@ def export_for_user(*, user: AbstractBaseUser, export_id: int) -> Export | None:
     return Export.objects.filter(owner_id=user.pk, pk=export_id).select_related("job").first()
 
 
-def export_for_work(*, export_id: int) -> Export | None:
-    """The export a task builds; None if it was deleted meanwhile."""
-    return Export.objects.filter(pk=export_id).select_related("owner", "job").first()
-
-
 def exports_active_count(*, user: AbstractBaseUser) -> int:
     """Exports queued or running. The job row decides: it is settled even when a worker died."""
     return Export.objects.filter(
@@ -51,6 +47,29 @@ def exports_active_count(*, user: AbstractBaseUser) -> int:
 def exports_expired(*, now: datetime | None = None) -> QuerySet[Export]:
     """Exports whose download period is over (the cleanup job removes them and their files)."""
     return Export.objects.filter(expires_at__lte=now or timezone.now())
+
+
+# --- for the ops jobs (registered in ops.py) ------------------------------------------------------
+
+
+def files_referenced(names: list[str]) -> set[str]:
+    """Which of these stored names an export row still uses."""
+    return set(Export._base_manager.filter(file__in=names).values_list("file", flat=True))
+
+
+def exports_unsettled(*, after_pk: int = 0, limit: int = 1000) -> list[Export]:
+    """Exports still QUEUED or STARTED whose job is final: their failure hook never ran (or broke)."""
+    return list(
+        Export._base_manager.filter(
+            pk__gt=after_pk, state__in=Export.ACTIVE_STATES, job__state__in=Job.FINAL_STATES
+        )
+        .select_related("job")
+        .order_by("pk")[:limit]
+    )
+
+
+def daily_figures(start: datetime, end: datetime) -> dict[str, int]:
+    return {"exports": Export._base_manager.filter(created_at__gte=start, created_at__lt=end).count()}
 
 
 # --- report kinds ---------------------------------------------------------------------------------
@@ -123,10 +142,12 @@ def _bounds(date_from: date | None, date_to: date | None) -> dict:
 
 
 def _media_inventory(export: Export) -> QuerySet:
-    from media_app.models import Image
+    # Through media's selector: an image its owner deleted is not in their inventory.
+    from media_app import selectors as media_selectors
 
     return (
-        Image.objects.filter(owner_id=export.owner_id, **_bounds(export.date_from, export.date_to))
+        media_selectors.images_of_owner(owner_id=export.owner_id)
+        .filter(**_bounds(export.date_from, export.date_to))
         .order_by("created_at", "pk")
         .values_list(
             "title",
@@ -166,17 +187,8 @@ def _job_history_rows(queryset: QuerySet) -> Iterator[tuple]:
 
 
 def _daily_statistics(export: Export) -> QuerySet:
-    from config.ops.models import DailyStatistics
-
-    days = {}
-    if export.date_from:
-        days["day__gte"] = export.date_from
-    if export.date_to:
-        days["day__lte"] = export.date_to
-    return (
-        DailyStatistics.objects.filter(**days)
-        .order_by("day")
-        .values_list(
+    return ops_selectors.statistics_rows(
+        fields=[
             "day",
             "uploads",
             "bytes_in",
@@ -187,7 +199,9 @@ def _daily_statistics(export: Export) -> QuerySet:
             "failures",
             "exports",
             "emails_sent",
-        )
+        ],
+        date_from=export.date_from,
+        date_to=export.date_to,
     )
 
 

@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -22,11 +23,14 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, TransientError
+from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, JobCancelled, TransientError
+from config.core.models import Job
 from config.core.services import job_create
+from config.core.storage import STORAGE_ERRORS
+from config.ops.files import delete_file
 
 from . import dates, excel, selectors
-from .models import Export
+from .models import MESSAGE_STOPPED, Export
 
 logger = logging.getLogger(__name__)
 
@@ -42,28 +46,40 @@ MESSAGE_TOO_MANY_ROWS = (
     "Please choose a shorter date range."
 )
 MESSAGE_STORAGE = "We could not save the export file. Please try again later."
-# The workbook's temporary file. A worker killed mid-export never unlinks it:
-# export_temp_files_delete removes such files by this name once they are old.
+MESSAGE_CANCELLED = "Cancelled. You can ask for it again."
+# The workbook's temporary file, in this install's own directory (settings.REPORTS_TEMP_DIR,
+# under its var dir), never the machine's shared /tmp: there, two installs would sweep each
+# other's files. A worker killed mid-export never unlinks it: export_temp_files_delete removes
+# such files by this name once they are old.
 TEMP_PREFIX = "backroom-export-"
 TEMP_SUFFIX = ".xlsx"
 
 
+def export_temp_dir() -> Path:
+    """This install's directory for export workbooks being written (made on first use, 0700)."""
+    directory = Path(settings.REPORTS_TEMP_DIR)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
 def export_temp_files_delete(
-    *, older_than_seconds: float | None = None, directory: str | None = None
+    *, older_than_seconds: float | None = None, directory: str | Path | None = None
 ) -> dict[str, int]:
-    """Delete workbooks a killed export left in this machine's temp directory.
+    """Delete workbooks a killed export of this install left in its temp directory.
 
     Only files older than the export task's hard time limit (plus a minute) by default: no export
-    can still be writing those. Symlinks and anything but plain files are left alone (the
-    directory is shared). Returns {"files", "bytes"} removed.
+    can still be writing those. Symlinks and anything but plain files are left alone. Returns
+    {"files", "bytes"} removed.
     """
     if older_than_seconds is None:
         older_than_seconds = settings.REPORTS_TASK_TIME_LIMIT + 60
-    directory = directory or tempfile.gettempdir()
+    directory = directory or settings.REPORTS_TEMP_DIR
     cutoff = time.time() - older_than_seconds
     done = {"files": 0, "bytes": 0}
     try:
         entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return done  # no export ran here yet
     except OSError as exc:
         logger.warning("could not list %s: %s", directory, exc)
         return done
@@ -155,7 +171,9 @@ def export_build(
 
     name = export.storage_name
     storage = export.file.storage
-    fd, tmp_path = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=TEMP_SUFFIX)
+    fd, tmp_path = tempfile.mkstemp(
+        prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=TEMP_SUFFIX, dir=export_temp_dir()
+    )
     try:
         with os.fdopen(fd, "w+b") as tmp:
             report, total, rows = selectors.export_source(export)
@@ -177,7 +195,7 @@ def export_build(
                 # A file left by an earlier attempt is replaced, never kept beside this one.
                 storage.delete(name)
                 saved = storage.save(name, File(tmp, name=os.path.basename(name)))
-            except OSError as exc:
+            except STORAGE_ERRORS as exc:
                 _storage_delete_quietly(storage, name)
                 raise TransientError(f"storage: {exc}") from exc
     except excel.TooManyRows as exc:
@@ -187,6 +205,10 @@ def export_build(
         raise HumanError(message) from exc
     except HumanError as exc:
         _fail(export, exc.message)
+        raise
+    except JobCancelled:
+        # Cancelled at a progress point: export_cancel settled the row; leave no file behind.
+        _storage_delete_quietly(storage, name)
         raise
     except SoftTimeLimitExceeded:
         _fail(export, MESSAGE_TIMEOUT)
@@ -226,22 +248,49 @@ def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[st
         if moved:
             transaction.on_commit(lambda: _notify_ready(export.pk))
     export.refresh_from_db()
+    if not moved and export.state == Export.State.CANCELLED:
+        _storage_delete_quietly(export.file.storage, saved_name)  # cancelled as it was stored
     return _summary(export)
 
 
-def export_fail(*, export_id: int, message: str, task_id: str | None = None) -> None:
+def export_cancel(*, export_id: int, task_id: str) -> bool:
+    """Mark an export CANCELLED with its job (inside job_cancel's transaction) and remove any file
+    of it after commit. False when the export has succeeded already: too late, the cancel is refused."""
+    exports = Export.objects.filter(pk=export_id, job__task_id=task_id)
+    current = exports.select_for_update().values_list("state", "storage_name").first()
+    if current is None:
+        return True
+    state, storage_name = current
+    if state == Export.State.SUCCESS:
+        return False
+    now = timezone.now()
+    moved = exports.filter(state__in=Export.ACTIVE_STATES).update(
+        state=Export.State.CANCELLED,
+        file="",
+        error=MESSAGE_CANCELLED,
+        finished_at=now,
+        # History only, removed by the cleanup job like a failed export.
+        expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
+    )
+    if moved:
+        storage = Export._meta.get_field("file").storage
+        transaction.on_commit(lambda: _storage_delete_quietly(storage, storage_name))
+    return True
+
+
+def export_fail(*, export_id: int, message: str, task_id: str | None = None) -> bool:
     """End an export FAILURE from outside its build (a hard time limit, a crash loop). With task_id,
-    only while that job is still its job (a late failure of a superseded job must not touch a re-run)."""
+    only while that job is still its job (a late failure of a superseded job must not touch a re-run).
+    True if this call ended it."""
     exports = Export.objects.filter(pk=export_id, state__in=Export.ACTIVE_STATES)
     if task_id is not None:
         exports = exports.filter(job__task_id=task_id)
     export = exports.first()
-    if export is not None:
-        _fail(export, message)
+    return export is not None and _fail(export, message)
 
 
-def _fail(export: Export, message: str) -> None:
-    """End the export FAILURE and make sure no file of it stays in storage."""
+def _fail(export: Export, message: str) -> bool:
+    """End the export FAILURE and make sure no file of it stays in storage. True if it moved."""
     _storage_delete_quietly(export.file.storage, export.storage_name)
     now = timezone.now()
     with transaction.atomic():
@@ -255,6 +304,7 @@ def _fail(export: Export, message: str) -> None:
         )
         if moved:
             transaction.on_commit(lambda: _notify_failed(export.pk))
+    return bool(moved)
 
 
 def _summary(export: Export) -> dict[str, Any]:
@@ -333,6 +383,54 @@ def _human_duration(seconds: int) -> str:
         return "1 hour" if hours == 1 else f"{hours} hours"
     minutes = max(1, seconds // 60)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+# --- the end of an export's life (the cleanup's sweeps, registered in ops.py) --------------------
+
+
+def exports_delete_expired(*, grace_hours: float = 0, batch_size: int = 1000) -> dict[str, int]:
+    """Delete exports whose link has expired: the row first, then its file once that commits.
+
+    A failed export expires too (its row is history only). A file whose delete fails is left
+    behind without a row; the orphan sweep removes it later. Returns {"rows", "files", "bytes"}.
+    """
+    storage = Export._meta.get_field("file").storage
+    expired = selectors.exports_expired(now=timezone.now() - timedelta(hours=grace_hours))
+    done = {"rows": 0, "files": 0, "bytes": 0}
+    while True:
+        batch = list(expired.order_by("pk").values_list("pk", "file")[:batch_size])
+        if not batch:
+            return done
+        with transaction.atomic():
+            _, per_model = Export._base_manager.filter(pk__in=[pk for pk, _ in batch]).delete()
+        deleted = per_model.get(Export._meta.label, 0)
+        if not deleted:
+            return done  # someone else deleted them meanwhile, with their files
+        done["rows"] += deleted
+        for _, name in batch:
+            if name:
+                done["bytes"] += delete_file(storage, name)
+                done["files"] += 1
+
+
+def exports_settle(*, batch_size: int = 1000) -> int:
+    """Fail the exports left QUEUED or STARTED behind a final job; returns how many.
+
+    The failure hook normally settles an export in the job's own transaction; this catches the
+    ones it missed. The export takes its job's error, or a sentence of its own.
+    """
+    settled = 0
+    last_pk = 0
+    while True:
+        exports = selectors.exports_unsettled(after_pk=last_pk, limit=batch_size)
+        if not exports:
+            return settled
+        last_pk = exports[-1].pk
+        for export in exports:
+            job = export.job
+            message = job.error if job.state == Job.State.FAILURE and job.error else MESSAGE_STOPPED
+            # With the job's task id: a re-run started meanwhile is left alone.
+            settled += export_fail(export_id=export.pk, message=message, task_id=job.task_id)
 
 
 # --- download links -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from config.core.middleware import wants_html
+from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
 
 from . import selectors, services
@@ -69,7 +69,7 @@ def _row(export: Export) -> dict:
 def export_create(request):
     """POST kind (+ date_from, date_to). JSON clients get 202/400/429; browsers a page."""
     form = ExportRequestForm(request.POST, user=request.user)
-    as_json = not wants_html(request)
+    as_json = wants_json(request)
     if not form.is_valid():
         if as_json:
             errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
@@ -156,7 +156,7 @@ def export_download(request, export_id: int, token: str):
 
 
 def _refused(request, status: int, title: str, message: str):
-    if not wants_html(request):
+    if wants_json(request):
         return JsonResponse({"error": message}, status=status)
     context = {"status": status, "title": title, "message": message}
     return render(request, "reports/link_refused.html", context, status=status)

@@ -80,6 +80,7 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server):
 def _media_root():
     yield
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+    shutil.rmtree(Path(settings.REPORTS_TEMP_DIR).parent, ignore_errors=True)
 
 
 @pytest.fixture

@@ -125,3 +125,37 @@ def write_reliability_page(figures_file: Path) -> Path:
             f" | {_cell(extra) if extra else ''} |"
         )
     return _write("reliability.md", "\n".join(lines) + "\n")
+
+
+_HOSTS_FIXED = ("scenario", "jobs", "faults", "lost", "duplicated", "seconds", "error")
+
+
+def write_hosts_page(results: list[dict], *, seconds: float, failed: list[str]) -> Path:
+    """docs/hosts.md: the fault table of the last `make test-hosts` (var/hosts/results.json)."""
+    verdict = f"**FAILED: {', '.join(failed)}**" if failed else f"**all {len(results)} scenarios passed**"
+    lines = [
+        "# Many hosts: the fault table",
+        "",
+        "Written by `make test-hosts` (`tests/hosts`) from `var/hosts/results.json`; do not edit by hand.",
+        "Every host is a network namespace on one machine, running the Procfile's own command lines",
+        '(README, "Running on many machines"). Each scenario injects its fault between hosts, counts the',
+        "jobs it submitted and how they ended, and asserts none lost and none done twice; a scenario that",
+        "failed its assertions shows its error instead of figures.",
+        "",
+        f"Last run: {datetime.now(UTC).isoformat(timespec='seconds')}, commit {_commit()}, {seconds:.0f} s:"
+        f" {verdict}.",
+        "",
+        "| scenario | jobs | faults | lost | duplicated | seconds | figures |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in results:
+        extra = {k: v for k, v in run.items() if k not in _HOSTS_FIXED}
+        shown = _cell(extra) if extra else ""
+        if "error" in run:
+            shown = "**failed**: " + _cell(run["error"].strip().splitlines()[-1][:300])
+        lines.append(
+            f"| {run.get('scenario')} | {_cell(run.get('jobs'))} | {_cell(run.get('faults'))}"
+            f" | {_cell(run.get('lost'))} | {_cell(run.get('duplicated'))} | {_cell(run.get('seconds'))}"
+            f" | {shown} |"
+        )
+    return _write("hosts.md", "\n".join(lines) + "\n")

@@ -265,3 +265,89 @@ class publishing_to:  # a context manager, named like one
             except Exception:  # the private broker may be gone already
                 pass
         return False
+
+
+# --- Object storage (issue 20) --------------------------------------------------------------------
+
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "backroom-test", "AWS_SECRET_ACCESS_KEY": "backroom-test-secret"}
+
+
+class MotoS3Server:
+    """moto's server mode (`moto_server`): a real S3 HTTP API in a subprocess of its own, on its own
+    address and port, with one private bucket made through the S3 API itself."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None, bucket: str = "backroom") -> None:
+        from config.core.devredis import free_port
+
+        self.host, self.port, self.bucket = host, port or free_port(), bucket
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """What a Backroom process needs to store its files in this bucket."""
+        return {
+            "STORAGE_BACKEND": "s3",
+            "AWS_STORAGE_BUCKET_NAME": self.bucket,
+            "AWS_S3_ENDPOINT_URL": self.url,
+            "AWS_S3_REGION_NAME": "us-east-1",
+            "AWS_S3_ADDRESSING_STYLE": "path",
+            # Never the instance metadata service: the keys are in the environment.
+            "AWS_EC2_METADATA_DISABLED": "true",
+            **S3_KEYS,
+        }
+
+    def start(self, *, argv_prefix: list[str] | None = None, timeout: float = 30) -> MotoS3Server:
+        import socket
+
+        moto = str(Path(sys.executable).parent / "moto_server")
+        self.proc = subprocess.Popen(
+            [*(argv_prefix or []), moto, "-H", self.host, "-p", str(self.port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto_server exited ({self.proc.returncode})")
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            self.stop()
+            raise RuntimeError(f"moto_server not listening after {timeout}s")
+        self.client().create_bucket(Bucket=self.bucket)
+        return self
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10),
+        )
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every object under ``prefix``, listed through the S3 API."""
+        found: list[str] = []
+        for page in (
+            self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        ):
+            found += [obj["Key"] for obj in page.get("Contents", [])]
+        return sorted(found)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.core.middleware import wants_json
+from config.core.negotiation import wants_json
 
 from . import services, throttle
 from .forms import EMAIL_TAKEN, SignUpForm

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 
 from celery import states
-from django.db import connections, transaction
+from django.db import DatabaseError, InterfaceError, connections, transaction
 from django_celery_results.backends.database import DatabaseBackend
 
-from .errors import human_message
+from .errors import MESSAGE_CANCELLED, human_message
 
 RETRY_MESSAGE = "A temporary problem interrupted this job; it will be retried shortly."
 
@@ -55,14 +55,36 @@ class JobResultBackend(DatabaseBackend):
                 task_id, exc, traceback, request, store_result, call_errbacks, state
             )
 
-    def _settle_business_row(self, task_id, message, request) -> None:
+    def mark_as_revoked(self, task_id, reason="", request=None, store_result=True, state=states.REVOKED):
+        """A revoke cancels the job: ours (job_cancel, which got here first) or one sent from
+        elsewhere (Flower, `celery control revoke`), which must not leave the job STARTED."""
+        from . import services
+
+        with transaction.atomic():
+            moved = services.job_finish(
+                task_id=task_id, state=services.State.CANCELLED, error=MESSAGE_CANCELLED
+            )
+            if moved:
+                task, args, kwargs = self._task_and_arguments(request)
+                if task is not None:
+                    services.job_settle_cancel(task=task, task_id=task_id, args=args, kwargs=kwargs)
+            elif moved is False and not services.job_is_cancelled(task_id=task_id):
+                return None  # finished before the revoke arrived: its outcome stands
+            return super().mark_as_revoked(task_id, reason, request, store_result, state)
+
+    def _task_and_arguments(self, request):
         name = getattr(request, "task", None) or getattr(request, "name", None)
         task = self.app.tasks.get(name) if name else None
+        args = getattr(request, "args", None) or ()
+        kwargs = getattr(request, "kwargs", None) or {}
+        return task, args, kwargs
+
+    def _settle_business_row(self, task_id, message, request) -> None:
+        task, args, kwargs = self._task_and_arguments(request)
+        name = getattr(task, "name", None)
         settle = getattr(task, "settle_failure", None)
         if settle is None:
             return
-        args = getattr(request, "args", None) or ()
-        kwargs = getattr(request, "kwargs", None) or {}
         try:
             with transaction.atomic():  # a savepoint: a broken hook must not keep the job unfinished
                 settle(message, task_id, *args, **kwargs)
@@ -105,8 +127,16 @@ class JobResultBackend(DatabaseBackend):
     ):
         from . import services
 
-        services.job_retrying(task_id=task_id, error=RETRY_MESSAGE)
-        return super().mark_as_retry(task_id, exc, traceback, request, store_result, state)
+        # The retry is already in the broker when Celery records it. A database that is away (a
+        # restart: the very error being retried) must not turn that into a failure: Celery fails
+        # the task when this raises, and the retry then finds its job final and never runs.
+        try:
+            services.job_retrying(task_id=task_id, error=RETRY_MESSAGE)
+            return super().mark_as_retry(task_id, exc, traceback, request, store_result, state)
+        except (DatabaseError, InterfaceError) as db_exc:
+            logger.warning("job %s: retry sent but not recorded (database unavailable: %s)", task_id, db_exc)
+            connections.close_all()
+            return None
 
 
 def _jsonable(result):

@@ -21,9 +21,21 @@ class BrokerUnavailable(Exception):
         self.job_ids = job_ids
 
 
+class StorageUnavailable(Exception):
+    """The file storage did not answer a request's read or write: the answer is a 503."""
+
+
+class JobCancelled(Exception):
+    """Raised at a progress point of a job its owner cancelled: the execution ends quietly there."""
+
+
+MESSAGE_CANCELLED = "Cancelled."
 MESSAGE_TIMEOUT = "This job took too long and was stopped."
 MESSAGE_CRASHED = "This job stopped its worker {n} times and was given up."
 MESSAGE_LOST = "The worker running this job stopped unexpectedly."
+MESSAGE_STORAGE_UNAVAILABLE = (
+    "Our file storage is unavailable right now, so nothing was saved. Please try again in a minute."
+)
 MESSAGE_GENERIC = "Something went wrong while processing this job. We have logged the details."
 MESSAGE_BROKER_DOWN = (
     "Saved. Our task queue is unavailable right now; the work will start as soon as it is back."

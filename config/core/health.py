@@ -34,8 +34,10 @@ def check_database():
 def check_broker():
     from config.celery_app import app
 
+    # One try: a frozen broker still accepts the TCP connection, and each further try would cost
+    # the probe another socket timeout (SOCKET_TIMEOUT, as every other client of the broker).
     with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=1)
+        conn.ensure_connection(max_retries=0)
         _ = conn.default_channel  # opens a channel: a real round trip, not just a TCP connect
 
 
@@ -50,6 +52,8 @@ def check_beat():
 
 
 def health() -> dict[str, dict[str, Any]]:
+    """Each part within its socket timeouts: about 2 x SOCKET_TIMEOUT when Redis, the broker's
+    and the heartbeat's, stops answering."""
     return {
         "database": _timed(check_database),
         "broker": _timed(check_broker),

@@ -1,7 +1,9 @@
 """The base class of every Backroom task (``Celery(task_cls=...)``).
 
 It keeps the job row in step with the execution: STARTED when it begins, PROGRESS on request,
-and it refuses to run a job that is already final or that has crashed its worker too often.
+and it refuses to run a job that is already final (a cancelled one too) or that has crashed its
+worker too often. A cancelled job's execution ends quietly (Ignore): at a progress point, or when
+the signal of a terminating revoke interrupts it (``cancel_terminates``).
 RETRY, SUCCESS and FAILURE are written by the result backend (config.core.backends), because only
 the backend is called on every path, including a hard time limit handled by the parent process.
 """
@@ -17,7 +19,7 @@ from django import db
 from django.conf import settings
 
 from . import leases
-from .errors import MESSAGE_CRASHED, HumanError
+from .errors import MESSAGE_CRASHED, HumanError, JobCancelled
 
 logger = logging.getLogger(__name__)
 # A delivery of a job that is running elsewhere comes back after this many seconds.
@@ -32,6 +34,9 @@ class JobTask(DjangoTask):
     abstract = True
     # Every Backroom task stores its outcome; the job row is updated from the backend.
     ignore_result = False
+    # True for work that is safe to interrupt anywhere: a cancel then signals the running process
+    # (SIGUSR1, raising SoftTimeLimitExceeded in the task) instead of waiting for a progress point.
+    cancel_terminates = False
     _progress_at = 0.0
 
     def __call__(self, *args, **kwargs):
@@ -56,11 +61,21 @@ class JobTask(DjangoTask):
                     raise JobAttemptsExhausted(MESSAGE_CRASHED.format(n=job.interrupted))
                 self._progress_at = 0.0
                 return super().__call__(*args, **kwargs)
+            except JobCancelled:
+                raise Ignore() from None
+            except (Ignore, Reject):
+                raise
             except (db.OperationalError, db.InterfaceError) as exc:
                 # The database went away under the task (a restart, a failover, a lock timeout):
                 # drop the dead connection and run the job again shortly, on a fresh one.
                 db.connections.close_all()
                 raise self.retry(exc=exc, countdown=self.backoff(self.request.retries)) from exc
+            except Exception:
+                # Whatever a cancelled job raised on its way out (the revoke's signal, a retry), its
+                # outcome is written already: CANCELLED, with its business row settled.
+                if services.job_is_cancelled(task_id=task_id):
+                    raise Ignore() from None
+                raise
         except (Ignore, Retry, Reject):
             # after_return is not called for these; SUCCESS and FAILURE release it there, once the
             # outcome is stored, so no redelivery can slip in between.
@@ -70,6 +85,22 @@ class JobTask(DjangoTask):
     def after_return(self, status, retval, task_id, args, kwargs, einfo):
         leases.release(task_id, getattr(self, "_lease", None))
         super().after_return(status, retval, task_id, args, kwargs, einfo)
+
+    def retry(self, *args, **kwargs):
+        """Celery's retry, except that a retry the broker refused does not drop the job.
+
+        Celery answers an unpublishable retry with Reject(requeue=False): the message is dropped
+        and the job is lost. A host cut off from the broker meets exactly that (tests/hosts), so
+        the message is put back instead; if even that fails, it stays unacknowledged and Redis
+        hands it out again after the visibility timeout.
+        """
+        try:
+            return super().retry(*args, **kwargs)
+        except Reject as exc:
+            if exc.requeue:
+                raise
+            logger.warning("job %s: its retry could not be sent (%s); put back", self.request.id, exc.reason)
+            raise Reject(exc.reason, requeue=True) from exc
 
     def _hard_limit(self) -> float:
         limits = [self.time_limit, self.app.conf.task_time_limit, *(self.request.timelimit or ())]
@@ -91,16 +122,35 @@ class JobTask(DjangoTask):
         (both handled in the worker's main process, where none of the task's code runs).
         """
 
+    def settle_cancel(self, task_id: str, *args, **kwargs) -> bool:
+        """Override to mark the task's business row cancelled; return False if its work is done.
+
+        Called inside the transaction that moves the job to CANCELLED (config.core.services.job_cancel,
+        or the result backend for a revoke sent from elsewhere). False (an image already READY)
+        refuses the cancel: the job stays as it was and the owner hears it has finished.
+        """
+        return True
+
     def progress(self, current: int, total: int, *, force: bool = False) -> None:
-        """Report progress, at most a few times a second (every call is a database write)."""
+        """Report progress, at most a few times a second (every call is a database write).
+
+        Also the cancel check: the write matches no row once the job is no longer running, and
+        then a cancelled job raises :class:`JobCancelled`, which ends the execution quietly.
+        """
         from . import services
 
         now = time.monotonic()
         if not force and current < total and now - self._progress_at < 0.25:
             return
         self._progress_at = now
-        if self.request.id:
-            services.job_progress(task_id=self.request.id, current=current, total=total)
+        task_id = self.request.id
+        if not task_id:
+            return
+        if services.job_cancel_requested(task_id=task_id):
+            raise JobCancelled(task_id)
+        if not services.job_progress(task_id=task_id, current=current, total=total):
+            if services.job_is_cancelled(task_id=task_id):
+                raise JobCancelled(task_id)
 
     @staticmethod
     def backoff(retries: int) -> int:

@@ -1,14 +1,12 @@
+from csp.constants import HEADER as CSP_HEADER
+from csp.constants import UNSAFE_INLINE
+from csp.middleware import CSPMiddleware
+from csp.utils import build_policy
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import JsonResponse
 
-
-def wants_html(request) -> bool:
-    return "text/html" in request.headers.get("Accept", "")
-
-
-def wants_json(request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
+from .negotiation import wants_json
 
 
 class LoginOrNotFoundMiddleware(LoginRequiredMiddleware):
@@ -18,13 +16,14 @@ class LoginOrNotFoundMiddleware(LoginRequiredMiddleware):
     """
 
     def handle_no_permission(self, request, view_func):
-        if wants_html(request):
+        if not wants_json(request):
             return super().handle_no_permission(request, view_func)
         return JsonResponse({"error": "Not found."}, status=404)
 
 
 class BrokerUnavailableMiddleware:
-    """Turn a refused publish into a 503 that says the work is saved and will run later."""
+    """Turn a refused publish into a 503 that says the work is saved and will run later, and a
+    storage that does not answer into a 503 that says nothing was saved."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -35,15 +34,58 @@ class BrokerUnavailableMiddleware:
     def process_exception(self, request, exception):
         from django.shortcuts import render
 
-        from .errors import MESSAGE_BROKER_DOWN, BrokerUnavailable
+        from .errors import (
+            MESSAGE_BROKER_DOWN,
+            MESSAGE_STORAGE_UNAVAILABLE,
+            BrokerUnavailable,
+            StorageUnavailable,
+        )
 
-        if not isinstance(exception, BrokerUnavailable):
-            return None
-        if wants_html(request):
-            response = render(
-                request, "error.html", {"status": 503, "message": MESSAGE_BROKER_DOWN}, status=503
-            )
+        if isinstance(exception, BrokerUnavailable):
+            message = MESSAGE_BROKER_DOWN
+        elif isinstance(exception, StorageUnavailable):
+            message = MESSAGE_STORAGE_UNAVAILABLE
         else:
-            response = JsonResponse({"error": MESSAGE_BROKER_DOWN}, status=503)
+            return None
+        if not wants_json(request):
+            response = render(request, "error.html", {"status": 503, "message": message}, status=503)
+        else:
+            response = JsonResponse({"error": message}, status=503)
         response["Retry-After"] = "30"
+        return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with a policy on every response, DEBUG error pages included.
+
+    django-csp sends no header at all on a 404 or 500 while DEBUG is on, so that Django's technical
+    pages, which carry inline style and script, render. Those pages get the same policy with inline
+    style and script allowed instead: still no framing, plugins, foreign sources or form targets.
+    """
+
+    def process_response(self, request, response):
+        if settings.DEBUG and response.status_code in (404, 500) and CSP_HEADER not in response:
+            response[CSP_HEADER] = build_policy(
+                update={"script-src": [UNSAFE_INLINE], "style-src": [UNSAFE_INLINE]}
+            )
+            return response
+        return super().process_response(request, response)
+
+
+class PermissionsPolicyMiddleware:
+    """Send `Permissions-Policy` from settings.PERMISSIONS_POLICY ({feature: [origins]}) on every
+    response; an empty list turns the feature off, "self" allows this origin."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        parts = []
+        for feature, origins in settings.PERMISSIONS_POLICY.items():
+            allowed = " ".join("self" if o == "self" else f'"{o}"' for o in origins)
+            parts.append(f"{feature}=({allowed})")
+        self.header = ", ".join(parts)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.header:
+            response.headers.setdefault("Permissions-Policy", self.header)
         return response

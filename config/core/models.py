@@ -7,8 +7,8 @@ class Job(models.Model):
     """One unit of background work, as its owner sees it.
 
     Written in the same transaction as the business row that needs it, before its task is sent; the
-    task id is ours, so the view can answer with it at once. State only moves forward: once SUCCESS
-    or FAILURE, nothing changes it.
+    task id is ours, so the view can answer with it at once. State only moves forward: once SUCCESS,
+    FAILURE or CANCELLED, nothing changes it.
     """
 
     class State(models.TextChoices):
@@ -18,8 +18,10 @@ class Job(models.Model):
         RETRY = "RETRY"
         SUCCESS = "SUCCESS"
         FAILURE = "FAILURE"
+        # Its owner cancelled it while it was queued or running (config.core.services.job_cancel).
+        CANCELLED = "CANCELLED"
 
-    FINAL_STATES = (State.SUCCESS, State.FAILURE)
+    FINAL_STATES = (State.SUCCESS, State.FAILURE, State.CANCELLED)
     ACTIVE_STATES = (State.QUEUED, State.STARTED, State.PROGRESS, State.RETRY)
 
     task_id = models.CharField(max_length=36, unique=True)

@@ -16,5 +16,5 @@ def job_status_for_user(*, user: AbstractBaseUser, task_id: str) -> dict[str, An
     return Job.objects.filter(task_id=task_id, owner_id=user.pk).values(*STATUS_FIELDS).first()
 
 
-def jobs_for_user(*, user: AbstractBaseUser, limit: int = 50):
-    return Job.objects.filter(owner=user).order_by("-created_at")[:limit]
+def job_for_user(*, user: AbstractBaseUser, task_id: str) -> Job | None:
+    return Job.objects.filter(task_id=task_id, owner_id=user.pk).first()

@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from .errors import BrokerUnavailable
+from .errors import MESSAGE_CANCELLED, BrokerUnavailable
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -142,13 +142,112 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
     return StartDecision.RUN, job
 
 
-def job_progress(*, task_id: str, current: int, total: int) -> None:
-    Job.objects.filter(task_id=task_id, state__in=(State.STARTED, State.PROGRESS)).update(
-        state=State.PROGRESS,
-        progress_current=min(current, total),
-        progress_total=total,
-        updated_at=timezone.now(),
+def job_progress(*, task_id: str, current: int, total: int) -> bool:
+    """Record progress. False when the job is no longer running (cancelled, or finished elsewhere)."""
+    return bool(
+        Job.objects.filter(task_id=task_id, state__in=(State.STARTED, State.PROGRESS)).update(
+            state=State.PROGRESS,
+            progress_current=min(current, total),
+            progress_total=total,
+            updated_at=timezone.now(),
+        )
     )
+
+
+def job_is_cancelled(*, task_id: str) -> bool:
+    return Job.objects.filter(task_id=task_id, state=State.CANCELLED).exists()
+
+
+# Kept longer than any job runs. A flag in Redis as well as the row: a running export on SQLite reads
+# through an open statement, so its connection keeps seeing the row as it was when the read began.
+CANCEL_FLAG_SECONDS = 24 * 3600
+
+
+def job_cancel_requested(*, task_id: str) -> bool:
+    """The running task's cheap check (one Redis GET) at a progress point."""
+    from django.core.cache import cache
+
+    try:
+        return bool(cache.get(f"job-cancelled:{task_id}"))
+    except Exception:  # Redis away: the row's state is still checked after the progress write
+        return False
+
+
+def _flag_cancelled(task_id: str) -> None:
+    from django.core.cache import cache
+
+    try:
+        cache.set(f"job-cancelled:{task_id}", 1, timeout=CANCEL_FLAG_SECONDS)
+    except Exception as exc:
+        logger.warning("job %s: could not flag its cancel in Redis: %s", task_id, exc)
+
+
+class JobAlreadyFinished(Exception):
+    """A cancel came too late: the job (or the work it does) has finished."""
+
+
+def job_cancel(*, job: Job) -> None:
+    """Cancel a queued or running job. Raises :class:`JobAlreadyFinished` when it is too late.
+
+    One transaction moves the job to CANCELLED (a conditional UPDATE, like every state change) and
+    lets its task's ``settle_cancel`` hook settle the business row; a hook that finds the work done
+    (an image already READY) refuses, and nothing changes. After commit the task is revoked, so
+    workers drop a queued message; a running task either stops at its next progress point
+    (JobTask.progress sees the state) or, where its class says the work is safe to interrupt
+    anywhere (``cancel_terminates``), is signalled at once. Whatever happens to the message later,
+    job_start finds a final job and never runs it.
+    """
+    task = _task_class(job.task_name)
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES).update(
+            state=State.CANCELLED, error=MESSAGE_CANCELLED, finished_at=now, updated_at=now
+        )
+        if not moved:
+            raise JobAlreadyFinished(job.task_id)
+        if task is not None and not _settle_cancel(task, job.task_id, job.args, job.kwargs):
+            raise JobAlreadyFinished(job.task_id)  # rolls the job back to where it was
+        transaction.on_commit(lambda: (_flag_cancelled(job.task_id), _revoke(task, job.task_id)))
+
+
+def job_settle_cancel(*, task, task_id: str, args, kwargs) -> bool:
+    """Run a task's settle_cancel hook in a savepoint; True unless it said the work is done."""
+    transaction.on_commit(lambda: _flag_cancelled(task_id))
+    return _settle_cancel(task, task_id, args, kwargs)
+
+
+def _settle_cancel(task, task_id: str, args, kwargs) -> bool:
+    settle = getattr(task, "settle_cancel", None)
+    if settle is None:
+        return True
+    try:
+        with transaction.atomic():  # a savepoint: a broken hook must not block the cancel
+            return settle(task_id, *(args or ()), **(kwargs or {})) is not False
+    except Exception:
+        # The job is cancelled anyway; the business row is left for the cleanup's sweep.
+        logger.exception("job %s: could not settle its business row after a cancel", task_id)
+        return True
+
+
+def _revoke(task, task_id: str) -> None:
+    from config.celery_app import app
+
+    terminate = bool(getattr(task, "cancel_terminates", False))
+    try:
+        # SIGUSR1 is Celery's soft-time-limit signal: it raises SoftTimeLimitExceeded inside the
+        # task, whose own cleanup runs (a SIGTERM would kill the process mid-write).
+        app.control.revoke(task_id, terminate=terminate, signal="SIGUSR1")
+    except Exception as exc:
+        # Not needed for correctness: job_start skips the job and progress points stop it.
+        logger.warning("job %s: could not broadcast its revoke: %s", task_id, exc)
+
+
+def _task_class(name: str):
+    from config.celery_app import app
+
+    if name not in app.tasks:
+        app.loader.import_default_modules()  # the web process has not imported tasks modules
+    return app.tasks.get(name)
 
 
 def job_retrying(*, task_id: str, error: str) -> bool:
@@ -160,7 +259,8 @@ def job_retrying(*, task_id: str, error: str) -> bool:
 
 
 def job_finish(*, task_id: str, state: str, result: Any = None, error: str = "") -> bool | None:
-    """Move a job to SUCCESS or FAILURE. False if it was final already; None if there is no row."""
+    """Move an active job to SUCCESS, FAILURE or CANCELLED. False if it was final already (a
+    cancelled job stays cancelled whatever its execution reports later); None if there is no row."""
     now = timezone.now()
     values: dict[str, Any] = {"state": state, "finished_at": now, "updated_at": now}
     if state == State.SUCCESS:

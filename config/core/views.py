@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import re
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from . import health as health_checks
-from . import selectors
-from .middleware import wants_json
+from . import selectors, services
 from .models import Job
+from .negotiation import wants_json
 
 TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # How soon a client should ask again; None once the job is final (stop polling).
@@ -48,6 +50,48 @@ def task_status(request, task_id: str):
     if row is None:
         raise Http404
     return JsonResponse(job_status_payload(row))
+
+
+MESSAGE_CANCELLED = "Cancelled. The job will not run."
+MESSAGE_TOO_LATE = "This job has already finished, so there is nothing left to cancel."
+
+
+@require_POST
+@never_cache
+def task_cancel(request, task_id: str):
+    """The owner cancels a queued or running job: JSON for API clients, a redirect for browsers
+    (back to the page the button was on, given as ``next``). A finished job is a 409."""
+    if not TASK_ID.match(task_id):
+        raise Http404
+    job = selectors.job_for_user(user=request.user, task_id=task_id)
+    if job is None:
+        raise Http404
+    try:
+        services.job_cancel(job=job)
+    except services.JobAlreadyFinished:
+        if wants_json(request):
+            row = selectors.job_status_for_user(user=request.user, task_id=task_id)
+            return JsonResponse({**job_status_payload(row), "error": MESSAGE_TOO_LATE}, status=409)
+        # The page the button was on is stale: back to it, where the outcome now shows.
+        messages.error(request, MESSAGE_TOO_LATE)
+        return _back(request)
+    if wants_json(request):
+        row = selectors.job_status_for_user(user=request.user, task_id=task_id)
+        return JsonResponse(job_status_payload(row))
+    messages.success(request, MESSAGE_CANCELLED)
+    return _back(request)
+
+
+def _back(request) -> HttpResponseRedirect:
+    target = request.POST.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if not safe:
+        target = "/"
+    response = HttpResponseRedirect(target)
+    response.status_code = 303
+    return response
 
 
 @login_not_required

@@ -37,8 +37,10 @@ class OpsPeriodicTaskAdmin(PeriodicTaskAdmin):
     """django-celery-beat's admin, with a "run now" that keeps every execution option.
 
     The stock action keeps only the queue; priority, exchange, routing key, headers and expiry
-    would be lost.
+    would be lost. Its form template is ours: the stock one carries an inline script.
     """
+
+    change_form_template = "ops/periodictask_change_form.html"
 
     list_display = (
         "name",

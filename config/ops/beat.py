@@ -27,6 +27,7 @@ from celery.utils.time import maybe_make_aware
 from django.core.cache import cache
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from config.core import redis as shared_redis
 from config.core.health import BEAT_HEARTBEAT_KEY
 
 logger = logging.getLogger(__name__)
@@ -34,20 +35,6 @@ LEASE_KEY = "beat:leader"
 LEASE_SECONDS = 30
 STANDBY_SLEEP = 5.0
 SLOT_HEADER = "backroom_slot"
-
-# Renew only a lease we still hold: GET then EXPIRE in two calls could extend someone else's.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 def slot_for(name: str, last_run_at: datetime.datetime) -> str:
@@ -63,15 +50,11 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
         kwargs.setdefault("sync_every_tasks", 1)
         super().__init__(*args, **kwargs)
 
-    def _lease(self):
-        key = cache.make_and_validate_key(LEASE_KEY)
-        return cache._cache.get_client(key, write=True), key
-
     def _hold_lease(self) -> bool:
-        client, key = self._lease()
-        if client.set(key, self.identity, nx=True, ex=LEASE_SECONDS):
-            return True
-        return bool(client.eval(_RENEW, 1, key, self.identity, LEASE_SECONDS))
+        # Renew only a lease we still hold: GET then EXPIRE in two calls could extend someone else's.
+        return shared_redis.set_new(LEASE_KEY, self.identity, LEASE_SECONDS) or shared_redis.expire_if(
+            LEASE_KEY, self.identity, LEASE_SECONDS
+        )
 
     def _reload(self) -> None:
         """Read every entry afresh, as a leader that just took over must (its copy may be old)."""
@@ -121,7 +104,6 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
         if self.is_leader:
             # Hand over at once rather than after LEASE_SECONDS (a deploy restarts beat).
             try:
-                client, key = self._lease()
-                client.eval(_RELEASE, 1, key, self.identity)
+                shared_redis.delete_if(LEASE_KEY, self.identity)
             except Exception as exc:
                 logger.warning("could not release the beat lease: %s", exc)

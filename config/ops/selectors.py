@@ -27,6 +27,17 @@ def daily_series(*, end: date, days: int = 30) -> list[tuple[date, DailyStatisti
     return [(start + timedelta(days=n), rows.get(start + timedelta(days=n))) for n in range(days)]
 
 
+def statistics_rows(*, fields: list[str], date_from: date | None = None, date_to: date | None = None):
+    """The daily statistics of [date_from, date_to] as tuples of ``fields``, oldest first (for the
+    daily statistics export)."""
+    days = {}
+    if date_from:
+        days["day__gte"] = date_from
+    if date_to:
+        days["day__lte"] = date_to
+    return DailyStatistics.objects.filter(**days).order_by("day").values_list(*fields)
+
+
 def queue_names() -> list[str]:
     names = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values() if "queue" in route}
     names.add(settings.CELERY_TASK_DEFAULT_QUEUE)

@@ -1,54 +1,42 @@
 """The periodic jobs' work: cleanup and daily statistics.
 
-The apps whose rows these read (media_app, reports, notifications) are looked up by label, so a
-part whose app is not installed, or not migrated yet, is skipped rather than failing the rest.
+What is the apps' own (their expired and orphaned files, their stuck rows, their figures and
+failure reasons) each app registers in its ``ops.py`` (see :mod:`config.ops.registry`); this module
+runs those and adds them up, and does itself only what belongs to the job layer: jobs that stopped
+responding, old task results and old periodic-job rows.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import posixpath
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
 from django.conf import settings
-from django.core.files.storage import default_storage
-from django.db import models, transaction
-from django.db.models import Q, Sum
+from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
+from config.core.errors import HumanError
 from config.core.models import Job
 
 from .models import DailyStatistics
+from .registry import Swept, option_names, registry
 
 logger = logging.getLogger(__name__)
 
-# Where uploads, renditions and exports live in the default storage.
-DEFAULT_PREFIXES = ("media/", "exports/")
 MESSAGE_STUCK = "This job stopped responding and was marked as failed."
+MESSAGE_UNKNOWN_OPTIONS = "The cleanup has no option {names}. Please check its keyword arguments."
 # Past its hard time limit a job cannot still be running; the margin covers a retry's countdown
 # (a retried job keeps its first started_at) and clock skew between machines.
 STUCK_MARGIN = settings.BACKROOM_MAX_COUNTDOWN + 60
 REASONS_KEPT = 20
-
-
-def _model(label: str) -> type[models.Model] | None:
-    try:
-        return apps.get_model(label)
-    except LookupError:
-        return None
-
-
-def _has_fields(model: type[models.Model] | None, *names: str) -> bool:
-    if model is None:
-        return False
-    existing = {f.name for f in model._meta.get_fields()}
-    return all(name in existing for name in names)
+# DailyStatistics fields that ops fills itself; every other one is some app's daily figure.
+OWN_FIELDS = {"id", "day", "failures", "failures_by_reason", "computed_at"}
 
 
 # --- cleanup -------------------------------------------------------------------------------------
@@ -56,146 +44,53 @@ def _has_fields(model: type[models.Model] | None, *names: str) -> bool:
 
 def cleanup_run(
     *,
-    export_grace_hours: float = 0,
-    orphan_grace_hours: float = 24,
     result_retention_days: float = 30,
     batch_size: int = 1000,
     stuck_after_seconds: int | None = None,
-    prefixes: Iterable[str] = DEFAULT_PREFIXES,
-) -> dict[str, int]:
-    """One pass of every cleanup; returns what it removed (stored as the job's result)."""
-    exports = exports_delete_expired(grace_hours=export_grace_hours, batch_size=batch_size)
-    orphans = orphans_delete(grace_hours=orphan_grace_hours, prefixes=prefixes, batch_size=batch_size)
+    **options: Any,
+) -> dict[str, Any]:
+    """One pass of every cleanup; returns what it removed (stored as the job's result).
+
+    ``options`` go to the apps' sweeps, each getting those it names (``orphan_grace_hours`` …);
+    one that no sweep reads is refused before anything runs. A sweep that raises is logged and
+    the others still run; the first error then fails the job (it is retried if transient).
+    """
+    known = registry.sweep_options() - {"batch_size"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise HumanError(MESSAGE_UNKNOWN_OPTIONS.format(names=", ".join(unknown)))
+
+    # Jobs first: settling a stuck job's business row is then left to its task's hook as usual.
+    failed = jobs_fail_stuck(stuck_after_seconds=stuck_after_seconds, batch_size=batch_size)
+    totals = Swept()
+    counts: Counter[str] = Counter()
+    errors: list[Exception] = []
+    for name, sweep in registry.sweeps():
+        wanted = option_names(sweep)
+        given = {k: v for k, v in {"batch_size": batch_size, **options}.items() if k in wanted}
+        try:
+            swept = sweep(**given)
+        except Exception as exc:
+            logger.exception("cleanup: the %s sweep failed", name)
+            errors.append(exc)
+            continue
+        totals.rows += swept.rows
+        totals.files += swept.files
+        totals.bytes += swept.bytes
+        counts.update(swept.counts)
     results = results_purge(retention_days=result_retention_days, batch_size=batch_size)
     ops_jobs = ops_jobs_purge(retention_days=result_retention_days, batch_size=batch_size)
-    failed = jobs_fail_stuck(stuck_after_seconds=stuck_after_seconds, batch_size=batch_size)
-    # Workbooks a killed export left on this machine (reports workers sweep theirs as they start).
-    from reports.services import export_temp_files_delete
-
-    temp = export_temp_files_delete()
+    if errors:
+        raise errors[0]
     return {
-        "rows_deleted": exports["rows"] + results + ops_jobs,
-        "files_deleted": exports["files"] + orphans["files"] + temp["files"],
-        "bytes_freed": exports["bytes"] + orphans["bytes"] + temp["bytes"],
-        "exports_deleted": exports["rows"],
-        "orphans_deleted": orphans["files"],
-        "temp_files_deleted": temp["files"],
+        "rows_deleted": totals.rows + results + ops_jobs,
+        "files_deleted": totals.files,
+        "bytes_freed": totals.bytes,
+        **dict(counts),
         "results_purged": results,
         "ops_jobs_purged": ops_jobs,
         "jobs_failed": failed,
     }
-
-
-def _delete_file(name: str) -> int:
-    """Delete one stored file; returns the bytes freed (0 if it was already gone)."""
-    try:
-        size = default_storage.size(name)
-    except (FileNotFoundError, OSError):
-        size = None
-    try:
-        default_storage.delete(name)
-    except OSError as exc:
-        logger.warning("could not delete %s: %s", name, exc)
-        return 0
-    return size or 0
-
-
-def exports_delete_expired(*, grace_hours: float = 0, batch_size: int = 1000) -> dict[str, int]:
-    """Delete exports whose link has expired: the row first, then its file once that commits.
-
-    A file whose delete fails is left behind without a row; the orphan sweep removes it later.
-    """
-    Export = _model("reports.Export")
-    done = {"rows": 0, "files": 0, "bytes": 0}
-    if not _has_fields(Export, "expires_at", "file"):
-        return done
-    cutoff = timezone.now() - timedelta(hours=grace_hours)
-    while True:
-        batch = list(
-            Export._base_manager.filter(expires_at__lt=cutoff)
-            .order_by("pk")
-            .values_list("pk", "file")[:batch_size]
-        )
-        if not batch:
-            return done
-        with transaction.atomic():
-            _, per_model = Export._base_manager.filter(pk__in=[pk for pk, _ in batch]).delete()
-        deleted = per_model.get(Export._meta.label, 0)
-        if not deleted:
-            return done  # someone else deleted them meanwhile, with their files
-        done["rows"] += deleted
-        for _, name in batch:
-            if name:
-                freed = _delete_file(name)
-                done["files"] += 1
-                done["bytes"] += freed
-
-
-def _walk(prefix: str) -> Iterator[str]:
-    try:
-        dirs, files = default_storage.listdir(prefix)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for name in files:
-        yield posixpath.join(prefix, name)
-    for sub in dirs:
-        yield from _walk(posixpath.join(prefix, sub))
-
-
-def _file_fields() -> list[tuple[type[models.Model], str]]:
-    """Every FileField (ImageField included) of every installed model: what may reference a file."""
-    found = []
-    for model in apps.get_models():
-        for field in model._meta.concrete_fields:
-            if isinstance(field, models.FileField):
-                found.append((model, field.attname))
-    return found
-
-
-def _referenced(names: list[str], fields) -> set[str]:
-    used: set[str] = set()
-    for model, attname in fields:
-        used.update(model._base_manager.filter(**{f"{attname}__in": names}).values_list(attname, flat=True))
-    return used
-
-
-def orphans_delete(
-    *, grace_hours: float = 24, prefixes: Iterable[str] = DEFAULT_PREFIXES, batch_size: int = 1000
-) -> dict[str, int]:
-    """Delete stored files that no row references and that are older than the grace period.
-
-    An upload in flight (stored, its row not committed yet) is young, so the grace period keeps it.
-    """
-    cutoff = timezone.now() - timedelta(hours=grace_hours)
-    fields = _file_fields()
-    done = {"files": 0, "bytes": 0}
-
-    def sweep(candidates: list[str]) -> None:
-        used = _referenced(candidates, fields)
-        for name in candidates:
-            if name not in used:
-                done["bytes"] += _delete_file(name)
-                done["files"] += 1
-                logger.info("deleted orphaned file %s", name)
-
-    candidates: list[str] = []
-    for prefix in prefixes:
-        for name in _walk(prefix.rstrip("/")):
-            try:
-                modified = default_storage.get_modified_time(name)
-            except (FileNotFoundError, OSError):
-                continue  # deleted meanwhile
-            if timezone.is_naive(modified):
-                modified = timezone.make_aware(modified)
-            if modified >= cutoff:
-                continue
-            candidates.append(name)
-            if len(candidates) >= batch_size:
-                sweep(candidates)
-                candidates = []
-    if candidates:
-        sweep(candidates)
-    return done
 
 
 def _purge_in_batches(queryset, batch_size: int) -> int:
@@ -239,7 +134,8 @@ def _hard_time_limits() -> tuple[dict[str, float], float]:
 
 
 def jobs_fail_stuck(*, stuck_after_seconds: int | None = None, batch_size: int = 1000) -> int:
-    """Mark jobs that stopped responding as failed, and the image or export behind each of them.
+    """Mark jobs that stopped responding as failed, and (through its task's failure hook) the
+    business row behind each of them.
 
     STARTED/PROGRESS past their hard time limit, and RETRY whose message should have come back
     long ago (the broker lost it). ``stuck_after_seconds`` replaces both thresholds. The update
@@ -347,82 +243,36 @@ def _reason_counts(errors: Iterable[str]) -> dict[str, int]:
     return kept
 
 
-def _image_figures(start: datetime, end: datetime) -> dict[str, Any]:
-    Image = _model("media_app.Image")
-    figures: dict[str, Any] = {
-        "uploads": 0,
-        "bytes_in": 0,
-        "bytes_out": 0,
-        "bytes_saved": 0,
-        "saving_percent": 0.0,
-        "processing_p50_ms": None,
-        "processing_p95_ms": None,
-    }
-    if not _has_fields(Image, "created_at", "bytes_in", "bytes_out", "processing_ms"):
-        return figures
-    day = Image._base_manager.filter(created_at__gte=start, created_at__lt=end)
-    figures["uploads"] = day.count()
-    figures["bytes_in"] = day.aggregate(n=Sum("bytes_in"))["n"] or 0
-    # Saving is measured on the images that were processed: a failed one has no output to compare.
-    processed = day.filter(bytes_out__isnull=False, bytes_in__gt=0)
-    sums = processed.aggregate(i=Sum("bytes_in"), o=Sum("bytes_out"))
-    figures["bytes_out"] = sums["o"] or 0
-    if sums["i"]:
-        figures["bytes_saved"] = sums["i"] - figures["bytes_out"]
-        figures["saving_percent"] = round(100 * figures["bytes_saved"] / sums["i"], 1)
-    # A day's worth of numbers is small: percentiles in Python work on every database.
-    times = list(day.filter(processing_ms__isnull=False).values_list("processing_ms", flat=True))
-    figures["processing_p50_ms"] = percentile(times, 50)
-    figures["processing_p95_ms"] = percentile(times, 95)
-    return figures
-
-
-def _failure_errors(start: datetime, end: datetime) -> list[str]:
-    """One error text per failure that day: every failed job, plus failed images without one.
-
-    An image whose job failed is counted once, through its job.
-    """
-    errors = list(
+def _job_errors(start: datetime, end: datetime) -> list[str]:
+    """One error text per job that failed that day (the periodic jobs' own excepted)."""
+    return list(
         Job.objects.filter(state=Job.State.FAILURE, finished_at__gte=start, finished_at__lt=end)
         .exclude(task_name__startswith="ops.")
         .values_list("error", flat=True)
     )
-    Image = _model("media_app.Image")
-    if _has_fields(Image, "state", "error", "created_at"):
-        failed_images = Image._base_manager.filter(state="FAILED", created_at__gte=start, created_at__lt=end)
-        if _has_fields(Image, "job"):
-            failed_images = failed_images.exclude(job__state=Job.State.FAILURE)
-        errors += list(failed_images.values_list("error", flat=True))
-    return errors
-
-
-def _count_created(label: str, start: datetime, end: datetime) -> int:
-    model = _model(label)
-    if not _has_fields(model, "created_at"):
-        return 0
-    return model._base_manager.filter(created_at__gte=start, created_at__lt=end).count()
-
-
-def _emails_sent(start: datetime, end: datetime) -> int:
-    Notification = _model("notifications.Notification")
-    if not _has_fields(Notification, "email_state", "email_sent_at"):
-        return 0
-    return Notification._base_manager.filter(
-        email_state="sent", email_sent_at__gte=start, email_sent_at__lt=end
-    ).count()
 
 
 def statistics_compute(*, day: date) -> DailyStatistics:
-    """Compute one day from scratch and store it: running it again replaces, never adds."""
+    """Compute one day from scratch and store it: running it again replaces, never adds.
+
+    Every figure starts at its field's default and each app's registered figures fill in theirs;
+    the failures are every failed job plus the failures the apps report without one.
+    """
     start, end = day_bounds(day)
-    errors = _failure_errors(start, end)
-    values = {
-        **_image_figures(start, end),
-        "failures": len(errors),
-        "failures_by_reason": _reason_counts(errors),
-        "exports": _count_created("reports.Export", start, end),
-        "emails_sent": _emails_sent(start, end),
+    values: dict[str, Any] = {
+        f.name: f.get_default() for f in DailyStatistics._meta.concrete_fields if f.name not in OWN_FIELDS
     }
+    for name, figures in registry.all_figures():
+        found = figures(start, end)
+        unknown = set(found) - set(values)
+        if unknown:
+            raise ValueError(f"daily figures {name!r}: no DailyStatistics field {sorted(unknown)}")
+        values.update(found)
+    errors = _job_errors(start, end)
+    for _, reasons in registry.all_failure_reasons():
+        errors += reasons(start, end)
+    values["failures"] = len(errors)
+    values["failures_by_reason"] = _reason_counts(errors)
     stats, _ = DailyStatistics.objects.update_or_create(day=day, defaults=values)
     return stats
 

@@ -23,23 +23,20 @@ PERIODIC = {
 @shared_task(name="ops.cleanup", soft_time_limit=1800, time_limit=1860, **PERIODIC)
 def cleanup(
     self,
-    export_grace_hours: float = 0,
-    orphan_grace_hours: float = 24,
     result_retention_days: float = 30,
     batch_size: int = 1000,
     stuck_after_seconds: int | None = None,
-    prefixes: list[str] | None = None,
+    **options,
 ) -> dict:
-    """Expired exports, orphaned files, old task results, jobs that stopped responding."""
+    """Jobs that stopped responding, old task results, and every app's sweeps (expired exports,
+    orphaned files …), which take the options they name (orphan_grace_hours, export_grace_hours …)."""
     return run_periodic(
         self,
         services.cleanup_run,
-        export_grace_hours=export_grace_hours,
-        orphan_grace_hours=orphan_grace_hours,
         result_retention_days=result_retention_days,
         batch_size=batch_size,
         stuck_after_seconds=stuck_after_seconds,
-        prefixes=prefixes or services.DEFAULT_PREFIXES,
+        **options,
     )
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
+from csp.constants import NONE, SELF
+
+from config.core.broker import give_up_on_timeout
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -34,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "django_celery_results",
     "django_celery_beat",
     "config.core",
@@ -46,6 +50,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above everything that can answer (static files, redirects, errors): every response gets both.
+    "config.core.middleware.ContentSecurityPolicyMiddleware",
+    "config.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +85,48 @@ TEMPLATES = [
     },
 ]
 
+# --- Content-Security-Policy and Permissions-Policy ----------------------------------------------
+# Scripts, styles, images and fetches from this origin only; no inline script or style anywhere
+# (the admin's few inline ones are replaced by static files in config/ops and config/core
+# templates), no plugins, no framing, forms post only here. blob: for the upload page's previews.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+# Browser features no page here uses, turned off for this origin and anything it could embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+
 # --- Database -----------------------------------------------------------------------------------
 # SQLite by default; any database through DATABASE_URL (postgres://…, mysql://…).
 DATABASES = {
@@ -108,6 +157,16 @@ def tune_sqlite(db: dict) -> dict:
                 ),
             }
         )
+    elif db["ENGINE"] == "django.db.backends.postgresql" and env.int("DB_POOL_SIZE", default=0):
+        # The web process (the Procfile sets DB_POOL_SIZE there) serves ASGI, where each request
+        # runs in a thread of its own: a connection kept per thread (CONN_MAX_AGE) would be opened
+        # for every request (~20 ms to PostgreSQL here) and left to the garbage collector. A pool per
+        # process hands each request a connection, checked first (CONN_HEALTH_CHECKS), and takes it
+        # back. Workers keep a thread, and so a persistent connection, for their whole life.
+        size = env.int("DB_POOL_SIZE")
+        db["CONN_MAX_AGE"] = 0
+        db.setdefault("CONN_HEALTH_CHECKS", True)
+        db.setdefault("OPTIONS", {})["pool"] = {"min_size": min(2, size), "max_size": size, "timeout": 10}
     else:
         db.setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
         db.setdefault("CONN_HEALTH_CHECKS", True)
@@ -152,8 +211,22 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/_private/"
 
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
-if STORAGE_BACKEND == "s3":
-    _default_storage = {
+# A job whose storage fails keeps retrying (backoff with jitter) for at least this many seconds in
+# all, so a short outage of the object store passes unseen (config/core/storage.py).
+STORAGE_RETRY_BUDGET_SECONDS = env.int("STORAGE_RETRY_BUDGET_SECONDS", default=60)
+
+
+def s3_storage() -> dict:
+    """The S3 storage (django-storages; any S3-compatible store through AWS_S3_ENDPOINT_URL).
+
+    The bucket stays private: files are streamed by the views that check their owner. Timeouts
+    fail fast and botocore retries once: a web request answers 503 in seconds, and a job retries
+    on the storage retry budget above instead of hanging 60 s per call (botocore's defaults).
+    Credentials come the usual boto3 way (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a role).
+    """
+    from botocore.config import Config
+
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env("AWS_STORAGE_BUCKET_NAME", default=""),
@@ -162,8 +235,19 @@ if STORAGE_BACKEND == "s3":
             "default_acl": "private",
             "querystring_auth": True,
             "file_overwrite": True,
+            "client_config": Config(
+                connect_timeout=env.float("AWS_S3_CONNECT_TIMEOUT", default=2.0),
+                read_timeout=env.float("AWS_S3_READ_TIMEOUT", default=10.0),
+                retries={"mode": "standard", "total_max_attempts": 2},
+                s3={"addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="auto")},
+                signature_version="s3v4",
+            ),
         },
     }
+
+
+if STORAGE_BACKEND == "s3":
+    _default_storage = s3_storage()
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -182,6 +266,20 @@ PRIVATE_FILES_INTERNAL_URL = env("PRIVATE_FILES_INTERNAL_URL", default="/_protec
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
 
+# --- Network timeouts ---------------------------------------------------------------------------
+# A broker or Redis that stops answering (a frozen process, dropped packets: nothing refuses the
+# connection, the kernel even accepts new ones) is given up after these many seconds by every Redis
+# and AMQP client: the broker (Redis or RabbitMQ), the cache, locks and leases (config/core/redis.py)
+# and the health checks. A request that publishes then answers 503 within about SOCKET_TIMEOUT.
+SOCKET_CONNECT_TIMEOUT = env.float("SOCKET_CONNECT_TIMEOUT", default=1.0)
+SOCKET_TIMEOUT = env.float("SOCKET_TIMEOUT", default=1.0)
+
+# --- Web server (ASGI; config/asgi.py, config/core/asgi_limits.py) ---------------------------------
+# A request body that sends nothing for this many seconds is answered 408 and its connection closed;
+# so is one not complete this long after its headers (300 s: a 25 MB photo at 0.7 Mbit/s).
+WEB_BODY_IDLE_TIMEOUT = env.float("WEB_BODY_IDLE_TIMEOUT", default=10.0)
+WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=300.0)
+
 # --- Redis (locks, cache, beat heartbeat) -------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 _broker_is_redis = urlparse(CELERY_BROKER_URL).scheme in ("redis", "rediss")
@@ -195,7 +293,10 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="backroom"),
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        "OPTIONS": {
+            "socket_connect_timeout": SOCKET_CONNECT_TIMEOUT,
+            "socket_timeout": SOCKET_TIMEOUT,
+        },
     }
 }
 
@@ -227,27 +328,48 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 # Longest single delay a retry may ask for (seconds); visibility_timeout must exceed it and the
 # longest time limit, or Redis hands a still-running task to a second worker.
-BACKROOM_MAX_COUNTDOWN = 600
+BACKROOM_MAX_COUNTDOWN = env.int("BACKROOM_MAX_COUNTDOWN", default=600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-    "socket_connect_timeout": 1,
-    "socket_timeout": 10,
+    # Redis broker: every command and connect (a publish, an ack) gives up after these.
+    "socket_connect_timeout": SOCKET_CONNECT_TIMEOUT,
+    "socket_timeout": SOCKET_TIMEOUT,
+    # kombu's checks of a worker's long-lived BRPOP and pub/sub connections, which no socket timeout
+    # covers: a worker whose Redis froze drops them and reconnects within about 1 + 2 x this many
+    # seconds once Redis answers again (kombu's default, 25, makes that 51 s).
+    "health_check_interval": 10,
+    # RabbitMQ (py-amqp): SO_RCVTIMEO and SO_SNDTIMEO of the connection's socket.
+    "read_timeout": SOCKET_TIMEOUT,
+    "write_timeout": SOCKET_TIMEOUT,
     # No silent reconnect inside redis-py: with it, a cut pub/sub connection (remote control) came
     # back on a new socket kombu never registered, and the worker hung until a broadcast arrived
     # (tests/reliability, CLIENT KILL). Without it kombu sees the error and reconnects everything.
     "retry_on_timeout": False,
+    # How often a worker sweeps for messages held by a dead worker (seconds), and 1 in how many
+    # sweeps run: a message whose worker died is back in the queue within the visibility timeout
+    # plus this interval. Unset, kombu's defaults stand (every 10 s, throttled to 1 in 10); the
+    # fault tests and the multi-host harness set 1, shared with production rather than a test-only
+    # setting, so what they prove is what a deployment does.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1 if env("CELERY_UNACKED_RESTORE_INTERVAL", default="") else 10,
 }
-CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+# Connecting, and for RabbitMQ the AMQP handshake too.
+CELERY_BROKER_CONNECTION_TIMEOUT = SOCKET_CONNECT_TIMEOUT
+# RabbitMQ: a worker whose broker froze notices two missed heartbeats and reconnects (within about
+# a minute rather than Celery's four). Only workers' consuming connections send heartbeats.
+CELERY_BROKER_HEARTBEAT = 30
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
-# A publish retries briefly, then gives up, so a view answers 503 fast instead of hanging.
+# A publish retries briefly, then gives up, so a view answers 503 fast instead of hanging; a publish
+# that timed out is not retried at all (config/core/broker.py): each try would cost another timeout.
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.4,
+    "errback": give_up_on_timeout,
 }
 # Celery's Django fixup closes the database connection after every task unless told to reuse it;
 # reconnecting (and SQLite's PRAGMAs) was ~35 % of a short task's CPU. A dead connection is still
@@ -309,6 +431,8 @@ MEDIA_SQUARE_SIZE = 512
 MEDIA_AVIF_QUALITY = env.int("MEDIA_AVIF_QUALITY", default=65)
 MEDIA_AVIF_SPEED = env.int("MEDIA_AVIF_SPEED", default=9)
 MEDIA_AVIF_MAX_SIDE = env.int("MEDIA_AVIF_MAX_SIDE", default=1024)
+# A deleted image can be brought back this long; then the cleanup removes it and its files.
+MEDIA_DELETE_GRACE_SECONDS = env.int("MEDIA_DELETE_GRACE_SECONDS", default=7 * 24 * 3600)
 
 # --- reports ------------------------------------------------------------------------------------
 # Download links (and the files behind them) last this many seconds.
@@ -320,6 +444,9 @@ REPORTS_TASK_SOFT_TIME_LIMIT = env.int("REPORTS_TASK_SOFT_TIME_LIMIT", default=1
 REPORTS_TASK_TIME_LIMIT = env.int("REPORTS_TASK_TIME_LIMIT", default=1800)
 # Rows one export may hold: an Excel sheet's limit, or fewer to keep exports short.
 REPORTS_MAX_ROWS = env.int("REPORTS_MAX_ROWS", default=1_048_575)
+# Workbooks being written, and those a killed worker left (swept): this install's own, not /tmp,
+# which every install on the machine shares.
+REPORTS_TEMP_DIR = VAR_DIR / "tmp" / "exports"
 
 # --- notifications ------------------------------------------------------------------------------
 # First retry of an email after a temporary SMTP failure (421, timeout, refused connection) comes

@@ -22,7 +22,9 @@ DATABASES = {
 tune_sqlite(DATABASES["default"])
 
 MEDIA_ROOT = BENCH_DIR / "media"
-STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)
+REPORTS_TEMP_DIR = BENCH_DIR / "tmp" / "exports"
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # S3 has no folder of ours
+    STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)
 # No collectstatic before a benchmark; no page measured here renders static URLs.
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 CACHES["default"]["KEY_PREFIX"] = "bench"

@@ -21,7 +21,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_backroom_{_run}"}
 MEDIA_ROOT = VAR_DIR / f"test-media-{_run}"
-STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)
+REPORTS_TEMP_DIR = VAR_DIR / f"test-tmp-{_run}" / "exports"
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # S3 has no folder of ours
+    STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)
 CACHES["default"]["KEY_PREFIX"] = f"test-{_run}"
 
 # Short timeouts so fault-injection tests finish quickly.
@@ -36,11 +38,4 @@ CELERY_IMPORTS = ["tests.tasks"]
 # notifications (issue 5): email retry backoff in fractions of a second, so SMTP retry tests are quick.
 NOTIFICATIONS_RETRY_BASE_SECONDS = 0.2
 # reliability (issue 8): fault-injection workers (tests/reliability) are started with
-# CELERY_VISIBILITY_TIMEOUT=10 and CELERY_UNACKED_RESTORE_INTERVAL=1: they sweep for messages
-# held by a dead worker every second, so those are back in the queue within the visibility timeout
-# plus 1 s (kombu's default sweep runs every 10 s, throttled to 1 in 10). Unset, kombu's defaults stand.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    **CELERY_BROKER_TRANSPORT_OPTIONS,
-    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
-    "unacked_restore_throttle": 1 if env("CELERY_UNACKED_RESTORE_INTERVAL", default="") else 10,
-}
+# CELERY_VISIBILITY_TIMEOUT=10 and CELERY_UNACKED_RESTORE_INTERVAL=1 (read in base.py).

@@ -225,7 +225,7 @@ def load_status_latency(ctx: Context) -> list[Result]:
     final, a probe process asks in turn for GET /tasks/<id>/ of one of those jobs and for the
     constant JSON view behind the same middleware (the baseline): p99 of each per round.
 
-    gunicorn is sized as in the test (3 processes x 8 threads, a thread for every client) and the
+    The web server is sized as in the test (3 processes) and the
     priorities are the test's: web and probe ahead, worker and clients behind, sessions included.
     """
     from django.contrib.auth import get_user_model
@@ -246,9 +246,7 @@ def load_status_latency(ctx: Context) -> list[Result]:
         session = client.cookies["sessionid"].value
         cookies.append((f"sessionid={session}; csrftoken={CSRF_SECRET}", CSRF_SECRET))
     pictures = [loadgen.photo(i) for i in range(8)]
-    web = Web(
-        free_port(), label="web-load", preexec_fn=loadgen.web_priority, WEB_CONCURRENCY="3", WEB_THREADS="8"
-    )
+    web = Web(free_port(), label="web-load", preexec_fn=loadgen.web_priority, WEB_CONCURRENCY="3")
     ctx._procs.append(web)  # stopped by ctx.close() too, should it fail to start
     web.start()
     bare_path = "/bench/constant/"

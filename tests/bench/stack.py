@@ -134,10 +134,10 @@ class Worker(Process):
 
 
 class Web(Process):
-    """gunicorn as the Procfile runs it, on a free port of 127.0.0.1."""
+    """The web server as the Procfile runs it (gunicorn, uvicorn workers), on a free port of 127.0.0.1."""
 
     def __init__(self, port: int, label: str = "web", preexec_fn=None, **variables: str) -> None:
-        """``variables`` fill the Procfile's ${VAR:-default}s (WEB_THREADS=...)."""
+        """``variables`` fill the Procfile's ${VAR:-default}s (WEB_CONCURRENCY=...)."""
         argv = procfile_command("web", PORT=str(port), **variables)
         argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
         super().__init__(label, argv, preexec_fn=preexec_fn)

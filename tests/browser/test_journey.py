@@ -11,6 +11,8 @@ import re
 import pytest
 from openpyxl import load_workbook
 
+from tests.browser.fixtures import wait_for_js
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a-long-passphrase-42"
@@ -54,18 +56,18 @@ def test_a_persons_path(page, browser, live_server, celery_worker, smtp, testdat
     page.wait_for_url("**/media/?batch=*")
     page.evaluate("window.__noReload = true")
     shots(page, "gallery-processing")
-    page.wait_for_function(
-        "document.querySelectorAll('#gallery .state-SUCCESS').length === 2", timeout=90_000
-    )
-    page.wait_for_function(
-        "[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)"
+    wait_for_js(page, "document.querySelectorAll('#gallery .state-SUCCESS').length === 2", timeout=90_000)
+    wait_for_js(
+        page,
+        "[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)",
+        timeout=20_000,
     )
     assert page.evaluate("window.__noReload") is True, "the gallery reloaded instead of updating"
     shots(page, "gallery-ready")
 
     # The badge counts the notifications (welcome + images ready) without a reload.
     page.evaluate("window.backroomRefreshBadge && window.backroomRefreshBadge()")
-    page.wait_for_function("document.getElementById('unread-badge').textContent.trim() === '2'")
+    wait_for_js(page, "document.getElementById('unread-badge').textContent.trim() === '2'", timeout=20_000)
     shots(page, "badge")
 
     # A broken file: the person reads a clear error.

@@ -225,3 +225,17 @@ def test_production_settings_refuse_to_boot_without_secret_key():
     )
     assert out.returncode != 0
     assert "DJANGO_SECRET_KEY" in out.stderr
+
+
+def test_a_retry_the_database_cannot_record_stays_a_retry(monkeypatch):
+    """Celery fails a task whose retry it could not record; the retry, already in the broker, then
+    found its job final and never ran (a PostgreSQL restart lost a photo: tests/hosts)."""
+    from django.db import OperationalError
+
+    from config.celery_app import app
+
+    def database_restarting(**kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(services, "job_retrying", database_restarting)
+    assert app.backend.mark_as_retry(str(uuid.uuid4()), OperationalError("gone")) is None

@@ -10,3 +10,5 @@ STORAGES = {
         "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": MEDIA_URL},
     },
 }
+# A budget the storage fault tests can wait out: at least 20 s in all, reached after five retries.
+STORAGE_RETRY_BUDGET_SECONDS = 20

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.fixtures import HAVE_CHROMIUM, INSTALL_HINT
+from tests.browser.fixtures import HAVE_CHROMIUM, INSTALL_HINT, wait_for_js
 
 pytestmark = [
     pytest.mark.browser,
@@ -56,9 +56,11 @@ def test_several_photos_with_previews_then_live_tiles(
         shots(page, "previews")
         page.click("button:has-text('Upload')")
         page.wait_for_url("**/media/?batch=*")
-        page.wait_for_function("document.querySelectorAll('#gallery .state-SUCCESS').length === 2")
-        page.wait_for_function(
-            "[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)"
+        wait_for_js(page, "document.querySelectorAll('#gallery .state-SUCCESS').length === 2", timeout=30_000)
+        wait_for_js(
+            page,
+            "[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)",
+            timeout=30_000,
         )
         shots(page, "gallery-ready")
         page.click("#gallery a.tile >> nth=0")

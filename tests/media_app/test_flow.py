@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from config.core.models import Job
@@ -22,6 +25,7 @@ from tests.media_app.conftest import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+GRACE = settings.MEDIA_DELETE_GRACE_SECONDS
 
 
 def upload_and_wait(client, path, wait_job, **kwargs):
@@ -245,6 +249,9 @@ def test_deleting_an_image_deletes_its_files(celery_worker, owner_client, user, 
     assert all(stored_files(n) for n in files)
     response = owner_client.post(f"/media/{pk}/delete/", **HTML)
     assert response.status_code == 303 and response["Location"] == "/media/"
+    # Soft first (docs/deletion.md): row and files go when the cleanup purges it after the grace.
+    Image.objects.filter(pk=pk).update(deleted_at=timezone.now() - timedelta(seconds=GRACE + 1))
+    services.images_purge_deleted()
     assert not Image.objects.filter(pk=pk).exists() and not Rendition.objects.filter(image_id=pk).exists()
     assert [n for n in files if stored_files(n)] == []
     assert owner_client.get(f"/media/{pk}/", **JSON).status_code == 404

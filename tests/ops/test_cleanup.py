@@ -35,8 +35,8 @@ def stored(name: str, data: bytes, *, old: bool) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_stale_export_temp_files():
-    """The temp directory is shared with everything on this machine: sweep, by the product's own
-    rule, what a killed worker left earlier, so each test counts only the files it made."""
+    """Sweep, by the product's own rule, what a killed worker of this run left earlier in its temp
+    directory, so each test counts only the files it made."""
     report_services.export_temp_files_delete()
 
 
@@ -196,6 +196,7 @@ def _temp_export_file(data: bytes, *, age_seconds: float) -> str:
     fd, path = tempfile.mkstemp(
         prefix=f"{report_services.TEMP_PREFIX}test-{uuid.uuid4().hex[:8]}-",
         suffix=report_services.TEMP_SUFFIX,
+        dir=report_services.export_temp_dir(),
     )
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)

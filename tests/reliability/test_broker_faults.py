@@ -98,3 +98,33 @@ def test_connections_cut_three_times_workers_resume(scenario, workers):
         assert resume[-1] < 30, "workers did not resume within 30 s of the cut"
     s.settle(timeout=VISIBILITY_TIMEOUT + 60)
     s.note(max_resume_seconds=round(max(resume), 1))
+
+
+def test_a_frozen_broker_stalls_workers_only_while_it_is_frozen(scenario, workers):
+    """Redis frozen (SIGSTOP) for longer than every socket timeout and health check while jobs run:
+    the workers neither die nor hang on a dead connection; a probe submitted once Redis answers
+    again completes within 30 s, and nothing is lost or done twice."""
+    import os
+    import signal
+
+    s = scenario("Redis frozen (SIGSTOP) 25 s")
+    workers(concurrency=2)
+    jobs = [s.submit(seconds=1, steps=2) for _ in range(4)]
+    s.wait_started(jobs[0].task_id)
+    os.kill(s.broker.proc.pid, signal.SIGSTOP)
+    s.fault()
+    try:
+        time.sleep(25)  # > SOCKET_TIMEOUT, > brpop_timeout + 2 x health_check_interval (21 s)
+    finally:
+        os.kill(s.broker.proc.pid, signal.SIGCONT)
+    thawed_at = time.monotonic()
+    probe = s.submit(seconds=0)
+    deadline = thawed_at + 30
+    while time.monotonic() < deadline:
+        if Job.objects.filter(task_id=probe.task_id, state="SUCCESS").exists():
+            break
+        time.sleep(0.1)
+    resumed = time.monotonic() - thawed_at
+    s.note(resume_after_thaw_seconds=round(resumed, 1))
+    assert resumed < 30, "workers did not resume within 30 s of the thaw"
+    s.settle(timeout=VISIBILITY_TIMEOUT + 60)

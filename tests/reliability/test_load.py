@@ -29,10 +29,9 @@ pytestmark = [pytest.mark.timing, pytest.mark.reliability, pytest.mark.django_db
 CLIENTS = 20
 UPLOADS = 1000 if SOAK else 200
 P99_LIMIT_MS = 50.0
-# gunicorn for this scenario: WEB_CONCURRENCY's default processes, with threads enough for every
-# client at once (keep-alive pins a connection to one process), so a status request never queues
-# behind uploads for a free thread.
-WEB_PROCESSES, WEB_THREADS = 3, 8
+# The web server for this scenario: WEB_CONCURRENCY's default processes. Under ASGI every request
+# runs its view in a thread of its own, so a status request never queues for a free thread.
+WEB_PROCESSES = 3
 
 
 class Web:
@@ -41,9 +40,7 @@ class Web:
     def __init__(self, broker_url: str) -> None:
         self.port = devredis.free_port()
         # The Procfile's own web command (access log, timeouts and all), sized for this scenario.
-        argv = procfile_command(
-            "web", PORT=str(self.port), WEB_CONCURRENCY=str(WEB_PROCESSES), WEB_THREADS=str(WEB_THREADS)
-        )
+        argv = procfile_command("web", PORT=str(self.port), WEB_CONCURRENCY=str(WEB_PROCESSES))
         argv[argv.index("--bind") + 1] = f"127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             argv,

@@ -499,6 +499,7 @@ def test_too_many_rows_fails_cleanly_and_leaves_no_files(make_user, settings, tm
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    settings.REPORTS_TEMP_DIR = tmp_path
     settings.REPORTS_MAX_ROWS = 5
     owner = make_user("quiet", email="")
     for i in range(12):

@@ -1,8 +1,11 @@
 """`make run`: web, workers and beat from the Procfile, plus a private Redis if none is configured.
 
-Ctrl-C stops everything: honcho stops its processes, then the private Redis is shut down.
+The web server listens on 127.0.0.1 unless HOST says otherwise (the Procfile's own default,
+0.0.0.0, is for Procfile hosts, where a router stands in front). Ctrl-C stops everything: honcho
+stops its processes, then the private Redis is shut down.
 """
 
+import ipaddress
 import os
 import signal
 import subprocess
@@ -19,9 +22,23 @@ PROCESSES = ["web", "worker_media", "worker_reports", "worker_fast", "beat"]
 class Command(BaseCommand):
     help = "Run the whole system locally from the Procfile (Ctrl-C stops everything)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "processes", nargs="*", choices=PROCESSES, help="only these (default: all of them)"
+        )
+
+    def handle(self, *args, processes=(), **options):
         env = dict(os.environ)
         env.setdefault("PORT", "8000")
+        # Loopback only, unless asked: DEBUG is on under make run and the demo login is printed.
+        env["HOST"] = env.get("HOST") or "127.0.0.1"
+        if settings.DEBUG and not is_loopback(env["HOST"]):
+            self.stderr.write(
+                self.style.WARNING(
+                    f"HOST={env['HOST']} with DEBUG on: anyone who reaches this address sees "
+                    "tracebacks and settings. Set DJANGO_DEBUG=false unless this network is yours."
+                )
+            )
         env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
         env["PYTHONUNBUFFERED"] = "1"
         # The Procfile names bare `gunicorn` and `celery`: find the ones in this virtualenv first.
@@ -32,7 +49,11 @@ class Command(BaseCommand):
             env["CELERY_BROKER_URL"] = url
             env.setdefault("REDIS_URL", url)
             self.stdout.write(f"Started a private Redis at {url} (data in var/redis/).")
-        self.stdout.write(f"Backroom is starting on http://127.0.0.1:{env['PORT']}/ — Ctrl-C stops it.")
+        shown = "127.0.0.1" if env["HOST"] in ("0.0.0.0", "::") else env["HOST"]  # noqa: S104
+        self.stdout.write(
+            f"Backroom is starting on http://{shown}:{env['PORT']}/ (listening on {env['HOST']}) "
+            "— Ctrl-C stops it."
+        )
         honcho = [
             sys.executable,
             "-m",
@@ -40,7 +61,7 @@ class Command(BaseCommand):
             "-f",
             str(settings.BASE_DIR / "Procfile"),
             "start",
-            *PROCESSES,
+            *(processes or PROCESSES),
         ]
         proc = subprocess.Popen(honcho, env=env, cwd=settings.BASE_DIR)
         try:
@@ -59,3 +80,12 @@ class Command(BaseCommand):
             if redis_proc is not None:
                 devredis.stop(redis_proc)
                 self.stdout.write("Stopped the private Redis.")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything

@@ -1,0 +1,160 @@
+"""The scenarios `make test-hosts` runs on the hosts, in order. Each returns its figures
+({"scenario", "jobs", "faults", "lost", "duplicated", "seconds", ...}) or raises."""
+
+from __future__ import annotations
+
+import time
+
+from tests.hosts.client import WebClient
+from tests.hosts.fleet import HOST_VAR_DIR, Fleet
+from tests.testdata import TESTDATA
+
+PASSWORD = "hosts-pass-123!"
+
+
+def _client(fleet: Fleet) -> WebClient:
+    client = WebClient(fleet["web"].ip)
+    client.login("alice", PASSWORD)
+    return client
+
+
+def setup(fleet: Fleet) -> None:
+    """What every scenario needs: a user, and the re-dispatcher every 10 s (seeded at 60 s), as
+    an admin may set it, so jobs saved while the broker was away are sent within seconds."""
+    fleet.manage(
+        "web",
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "from django_celery_beat.models import IntervalSchedule, PeriodicTask; "
+        f"get_user_model().objects.create_user('alice', 'alice@example.com', {PASSWORD!r}); "
+        "task = PeriodicTask.objects.get(task='ops.redispatch'); "
+        "task.interval, _ = IntervalSchedule.objects.get_or_create(every=10, period='seconds'); "
+        "task.save()",
+    )
+
+
+def separate_disks(fleet: Fleet) -> dict:
+    """A file written in one host's temp dir or var dir is invisible from every other host."""
+    names = [n for n in fleet.hosts if fleet[n].procs]
+    for name in names:
+        mark = f"bk-isolation-{name}"
+        fleet[name].sh(f"echo {name} > /tmp/{mark} && echo {name} > {HOST_VAR_DIR}/{mark}")
+        for other in names:
+            seen = fleet[other].sh(f"test -e /tmp/{mark} || test -e {HOST_VAR_DIR}/{mark}", check=False)
+            assert (seen.returncode == 0) == (other == name), f"{mark} seen from {other}: {seen.returncode}"
+    return {
+        "scenario": "separate_disks",
+        "hosts": len(names),
+        "jobs": 0,
+        "faults": 0,
+        "lost": 0,
+        "duplicated": 0,
+    }
+
+
+def photo_and_export(fleet: Fleet) -> dict:
+    """A photo uploaded over HTTP to the web host is compressed by the media host into S3 and shown;
+    an export built by the reports host downloads."""
+    client = _client(fleet)
+    photo = (TESTDATA / "images" / "photos" / "Landscape_6.jpg").read_bytes()
+
+    t0 = time.monotonic()
+    status, body = client.upload("harbour.jpg", photo)
+    upload_s = time.monotonic() - t0
+    assert status == 202, (status, body)
+    done = client.wait_task(body["status_url"], timeout=90)
+    ready_s = time.monotonic() - t0
+    assert done["state"] == "SUCCESS", done
+    code, detail = client.get_json(f"/media/{body['image_id']}/")
+    assert code == 200 and detail["state"] == "READY", detail
+    [(original, worker)] = fleet.sql(
+        "SELECT i.original, r.worker FROM media_app_image i JOIN core_job j ON j.id = i.job_id "
+        "LEFT JOIN django_celery_results_taskresult r ON r.task_id = j.task_id WHERE i.id = %s",
+        (body["image_id"],),
+    )
+    assert fleet.s3_keys(original) == [original]
+    renditions = [
+        f for (f,) in fleet.sql("SELECT file FROM media_app_rendition WHERE image_id = %s", (detail["id"],))
+    ]
+    assert len(renditions) == 6 and all(fleet.s3_keys(f) == [f] for f in renditions), renditions
+    for r in detail["renditions"]:
+        code, headers, content = client.request("GET", r["url"], headers={"Accept": "*/*"})
+        assert code == 200 and len(content) == r["bytes"], (r, code)
+        assert "location" not in headers
+    stranger = WebClient(fleet["web"].ip)
+    code, _, _ = stranger.request("GET", detail["renditions"][0]["url"])
+    assert code in (302, 404), code  # anonymous: the login page or 404, never the file
+
+    t1 = time.monotonic()
+    code, asked = client.post_form("/reports/exports/", {"kind": "job_history"})
+    assert code == 202, (code, asked)
+    built = client.wait_task(asked["status_url"], timeout=120)
+    export_s = time.monotonic() - t1
+    assert built["state"] == "SUCCESS", built
+    code, export = client.get_json(f"/reports/exports/{asked['export_id']}/")
+    code, headers, content = client.request("GET", export["download_url"], headers={"Accept": "*/*"})
+    assert code == 200 and len(content) == export["bytes"] and content[:2] == b"PK", code
+    [(export_file,)] = fleet.sql("SELECT file FROM reports_export WHERE id = %s", (asked["export_id"],))
+    assert fleet.s3_keys(export_file) == [export_file]
+
+    jobs = fleet.sql(
+        "SELECT state, attempts FROM core_job WHERE kind IN ('media.compress', 'reports.export')"
+    )
+    return {
+        "scenario": "photo_and_export",
+        "jobs": len(jobs),
+        "faults": 0,
+        "lost": sum(1 for state, _ in jobs if state != "SUCCESS"),
+        "duplicated": sum(1 for _, attempts in jobs if attempts != 1) + (len(renditions) - 6),
+        "upload_seconds": round(upload_s, 3),
+        "upload_to_ready_seconds": round(ready_s, 3),
+        "export_seconds": round(export_s, 3),
+        "compressed_on": worker,
+    }
+
+
+def media_host_cut_off_mid_compression(fleet: Fleet) -> dict:
+    """The media host loses its cable for 30 s while it compresses: the job ends SUCCESS exactly
+    once, with one set of renditions in the bucket."""
+    client = _client(fleet)
+    photo = (TESTDATA / "images" / "photos" / "Landscape_6.jpg").read_bytes()
+    status, body = client.upload("cut.jpg", photo)
+    assert status == 202, (status, body)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        [(state,)] = fleet.sql("SELECT state FROM core_job WHERE task_id = %s", (body["task_id"],))
+        if state != "QUEUED":
+            break
+        time.sleep(0.02)
+    fleet["media"].cut()
+    cut_at = time.monotonic()
+    try:
+        time.sleep(30)
+    finally:
+        fleet["media"].restore()
+    done = client.wait_task(body["status_url"], timeout=150)
+    assert done["state"] == "SUCCESS", done
+    [(attempts, image_id)] = fleet.sql(
+        "SELECT j.attempts, i.id FROM core_job j JOIN media_app_image i ON i.job_id = j.id "
+        "WHERE j.task_id = %s",
+        (body["task_id"],),
+    )
+    rows = [f for (f,) in fleet.sql("SELECT file FROM media_app_rendition WHERE image_id = %s", (image_id,))]
+    [(owner,)] = fleet.sql("SELECT owner_id FROM media_app_image WHERE id = %s", (image_id,))
+    stored = fleet.s3_keys(f"media/renditions/{owner}/{image_id}/")
+    assert len(rows) == 6 and sorted(rows) == stored, (rows, stored)
+    return {
+        "scenario": "media_host_cut_off_mid_compression",
+        "jobs": 1,
+        "faults": 1,
+        "lost": 0,
+        "duplicated": len(stored) - 6,
+        "state_when_cut": state,
+        "attempts": attempts,
+        "cut_seconds": 30,
+        "finished_after_cut_seconds": round(time.monotonic() - cut_at, 2),
+    }
+
+
+ALL = [separate_disks, photo_and_export, media_host_cut_off_mid_compression]
