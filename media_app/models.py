@@ -82,12 +82,16 @@ class Image(models.Model):
     # The ThumbHash of the picture (base64, about 30 characters), made by the worker: pages show
     # it blurred until the real picture arrives.
     placeholder = models.CharField(max_length=64, blank=True)
+    # SHA-256 of the uploaded bytes (hex): the same bytes uploaded again by the same owner reuse
+    # this image's original and renditions instead of running the worker (services.image_upload).
+    content_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="image_owner_created"),
             models.Index(fields=["state", "created_at"], name="image_state_created"),
+            models.Index(fields=["owner", "content_sha256"], name="image_owner_content"),
             # The purge's scan: only the few deleted rows are in it.
             models.Index(
                 fields=["deleted_at"], name="image_deleted_at", condition=models.Q(deleted_at__isnull=False)

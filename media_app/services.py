@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import secrets
 import time
@@ -91,21 +92,26 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
     Several files make one UploadBatch, whose owner is notified once when all are done. If the
     broker is down, BrokerUnavailable leaves this function after the rows are committed (the view
     answers 503; the re-dispatcher sends the jobs later).
+
+    Bytes this owner uploaded before (same SHA-256) whose image is READY are not stored or
+    processed again: the new image shares that image's original and renditions and its finished
+    job (``image.reused`` is True), so no worker runs. Only the owner's own images are looked at;
+    two rows may then name one stored file, and a file goes only when no row uses it
+    (docs/deletion.md).
     """
     if not uploads:
         raise ValueError("nothing to upload")
     storage = file_storage()
-    stored: list[tuple[Upload, str]] = []
+    digests = [_digest(upload.file) for upload in uploads]
+    sources = {d: selectors.image_same_bytes(owner_id=owner.pk, digest=d) for d in set(digests)}
+    stored: list[str] = []
+    names: list[str | None] = []
     try:
-        for upload in uploads:
-            upload.file.seek(0)
-            # The field's upload_to makes the random name; only the extension comes from us.
-            name = Image._meta.get_field("original").generate_filename(
-                Image(owner=owner), f"original.{upload.probe.extension}"
-            )
-            stored.append((upload, storage.save(name, upload.file)))
+        for upload, digest in zip(uploads, digests, strict=True):
+            names.append(None if sources[digest] else _store_original(storage, owner, upload))
+            stored.extend(n for n in names[-1:] if n)
     except BaseException as exc:
-        _delete_files([name for _, name in stored])
+        _delete_files(stored)
         if isinstance(exc, STORAGE_ERRORS):
             raise StorageUnavailable(f"storing an upload: {exc}") from exc
         raise
@@ -115,7 +121,15 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
         with transaction.atomic():
             # Every upload is a batch, one picture or many: its owner hears once when all are done.
             batch = UploadBatch.objects.create(owner=owner)
-            for upload, name in stored:
+            for upload, digest, name in zip(uploads, digests, names, strict=True):
+                if name is None:
+                    copy = _reuse(source_pk=sources[digest].pk, owner=owner, upload=upload, batch=batch)
+                    if copy is not None:
+                        images.append(copy)
+                        continue
+                    # That image went away meanwhile: store and process these bytes after all.
+                    name = _store_original(storage, owner, upload)
+                    stored.append(name)
                 image = Image.objects.create(
                     owner=owner,
                     title=upload.title,
@@ -124,18 +138,92 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
                     original_width=upload.probe.width,
                     original_height=upload.probe.height,
                     original_bytes=upload.file.size,
+                    content_sha256=digest,
                     batch=batch,
                 )
                 image.job = job_create(owner=owner, kind=JOB_KIND, task_name=TASK_NAME, args=[image.pk])
                 # One UPDATE, without a model save's signals and field walk: this is the request path.
                 Image.objects.filter(pk=image.pk).update(job=image.job)
+                image.reused = False
                 images.append(image)
+            if all(image.reused for image in images):
+                # Ready as it is answered: no "your images are ready" to send (and so no email
+                # job either: nothing of this upload runs on a worker).
+                UploadBatch.objects.filter(pk=batch.pk).update(notified_at=timezone.now())
     except BaseException:
         # BrokerUnavailable comes after the commit: then the rows exist and keep their files.
-        if not images or not Image.objects.filter(pk=images[0].pk).exists():
-            _delete_files([name for _, name in stored])
+        committed = [i for i in images if not i.reused]
+        if not committed or not Image.objects.filter(pk=committed[0].pk).exists():
+            _delete_files(stored)  # only files this call stored, never a reused one
         raise
     return images
+
+
+def _digest(file: UploadedFile) -> str:
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
+
+
+def _store_original(storage, owner: AbstractBaseUser, upload: Upload) -> str:
+    upload.file.seek(0)
+    # The field's upload_to makes the random name; only the extension comes from us.
+    name = Image._meta.get_field("original").generate_filename(
+        Image(owner=owner), f"original.{upload.probe.extension}"
+    )
+    return storage.save(name, upload.file)
+
+
+def _reuse(*, source_pk: int, owner: AbstractBaseUser, upload: Upload, batch: UploadBatch) -> Image | None:
+    """A new READY image sharing the files of the owner's image ``source_pk``; None if that one is
+    no longer live and READY. The source's row is locked first, so neither a purge nor a re-run
+    swapping its renditions can delete a file between this check and the commit: whichever commits
+    later sees the other's rows when it checks references."""
+    source = (
+        Image.objects.select_for_update()
+        .filter(pk=source_pk, owner_id=owner.pk, deleted_at__isnull=True, state=Image.State.READY)
+        .first()
+    )
+    if source is None or not Job.objects.filter(pk=source.job_id, state=Job.State.SUCCESS).exists():
+        return None
+    copy = Image.objects.create(
+        owner=owner,
+        title=upload.title,
+        original=source.original.name,
+        original_format=source.original_format,
+        original_width=source.original_width,
+        original_height=source.original_height,
+        original_bytes=upload.file.size,
+        content_sha256=source.content_sha256,
+        state=Image.State.READY,
+        bytes_in=source.bytes_in,
+        bytes_out=source.bytes_out,
+        placeholder=source.placeholder,
+        focal_x=source.focal_x,
+        focal_y=source.focal_y,
+        batch=batch,
+        # The finished job whose result these files are: the upload answers with it.
+        job_id=source.job_id,
+        processed_at=timezone.now(),
+    )
+    Rendition.objects.bulk_create(
+        [
+            Rendition(
+                image=copy,
+                name=r.name,
+                format=r.format,
+                file=r.file.name,
+                width=r.width,
+                height=r.height,
+                bytes=r.bytes,
+            )
+            for r in Rendition.objects.filter(image_id=source.pk)
+        ]
+    )
+    copy.reused = True
+    return copy
 
 
 # --- compress -----------------------------------------------------------------------------------

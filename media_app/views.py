@@ -218,14 +218,23 @@ def _upload(request, limiter: SizeLimitUploadHandler):
             "image_id": first.pk,
             "task_id": first.job.task_id,
             "status_url": status_url(first),
+            # reused: the same bytes were uploaded before; this image shares that one's finished
+            # job and files, so it is READY already (the status URL answers SUCCESS at once).
+            "reused": first.reused,
             "images": [
-                {"image_id": i.pk, "task_id": i.job.task_id, "status_url": status_url(i)} for i in images
+                {"image_id": i.pk, "task_id": i.job.task_id, "status_url": status_url(i), "reused": i.reused}
+                for i in images
             ],
             "batch_id": batch_id,
         }
         return JsonResponse(body, status=202)
     if len(images) == 1:
-        messages.success(request, "Uploaded. Your picture is being compressed.")
+        messages.success(
+            request,
+            "You uploaded this picture before: it is ready."
+            if first.reused
+            else "Uploaded. Your picture is being compressed.",
+        )
         return _see_other(reverse("media_app:detail", args=[first.pk]))
     messages.success(request, f"Uploaded {len(images)} pictures. We will tell you when all are ready.")
     return _see_other(f"{reverse('media_app:gallery')}?batch={batch_id}")
