@@ -19,14 +19,17 @@ OUT_DIR = BENCH_DIR / "bare-out"
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def upload_photo(ctx: Context, photo: Photo):
-    """Upload through the service, as the view does after its form check. Returns the Image."""
+def upload_photo(ctx: Context, photo: Photo, data: bytes | None = None):
+    """Upload through the service, as the view does after its form check. Returns the Image.
+
+    Bytes of its own each time unless ``data`` is given: the same bytes again by the same owner
+    would reuse the first upload (no worker)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from media_app import imaging, services
 
-    # Bytes of its own each time: the same bytes again would reuse the first upload (no worker).
-    data = loadgen.distinct(photo.path.read_bytes(), f"bench {next(loadgen.UPLOAD_SEQ)}")
+    if data is None:
+        data = loadgen.distinct(photo.path.read_bytes(), f"bench {next(loadgen.UPLOAD_SEQ)}")
     file = SimpleUploadedFile(photo.label, data)
     probe = imaging.probe(file, max_pixels=10**9)
     return services.image_upload(
@@ -175,6 +178,57 @@ def compress_time(ctx: Context) -> list[Result]:
 
 
 TODAY_PHOTO = "24mp.jpg"
+
+
+def upload_to_ready_seconds(ctx: Context, photo: Photo, data: bytes) -> float:
+    """From calling the upload service until the image is READY (polled every 5 ms)."""
+    from media_app.models import Image
+
+    started = time.perf_counter()
+    image = upload_photo(ctx, photo, data)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        state = Image.objects.filter(pk=image.pk).values_list("state", flat=True).first()
+        if state == Image.State.READY:
+            return time.perf_counter() - started
+        if state == Image.State.FAILED:
+            raise RuntimeError(f"image {image.pk} failed")
+        time.sleep(0.005)
+    raise RuntimeError(f"image {image.pk} not ready after 300 s")
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def dedup_upload_to_ready(ctx: Context) -> list[Result]:
+    """The 24 MP photo uploaded again by the same owner (a dedup hit: no worker runs) against the
+    same photo's first upload (fresh bytes, compressed by the media worker): upload to READY."""
+    from media_app.models import Image
+
+    s = ctx.sizes
+    photo = photos()["24mp.jpg"]
+    pairs = []
+    with ctx.worker("worker_media"):
+        compress_seconds(ctx, photo)  # warm-up
+        for n in range(s.compress_rounds):
+            data = loadgen.distinct(photo.path.read_bytes(), f"dedup {n} {next(loadgen.UPLOAD_SEQ)}")
+            fresh = upload_to_ready_seconds(ctx, photo, data)
+            # Reused once its job has SUCCEEDED too (a few ms after READY): wait for that, untimed.
+            wait_job(Image.objects.filter(content_sha256=_sha256(data)).get().job.task_id)
+            hit = upload_to_ready_seconds(ctx, photo, data)
+            pairs.append((hit, fresh))
+    return [
+        paired(
+            "dedup_upload_to_ready_vs_fresh",
+            pairs,
+            unit="s",
+            target="<= 0.1",
+            note=f"the same {photo.size[0]}x{photo.size[1]} JPEG again vs its first upload, same owner",
+        )
+    ]
 
 
 def worker_rss_growth(ctx: Context) -> list[Result]:
