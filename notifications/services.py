@@ -143,13 +143,24 @@ def notify_verification(*, user: AbstractBaseUser) -> Notification:
 def _queue_email(notification: Notification) -> None:
     # A down broker must not break sign-up or an export finishing: the job stays QUEUED and the
     # re-dispatcher sends it later.
-    job = job_create(
-        owner=notification.recipient,
-        kind="notifications.email",
-        task_name=EMAIL_TASK,
-        args=[notification.pk],
-        defer_if_broker_down=True,
-    )
+    if notification.kind == Kind.WELCOME and notification.key == "welcome":
+        # The welcome email is a Django @task (notifications/tasks.py): the Tasks API on our job layer.
+        from config.core.models import Job
+        from config.core.tasks_backend import owned_by
+
+        from .tasks import send_welcome_email
+
+        with owned_by(notification.recipient):
+            result = send_welcome_email.enqueue(notification.pk)
+        job = Job.objects.get(task_id=result.id)
+    else:
+        job = job_create(
+            owner=notification.recipient,
+            kind="notifications.email",
+            task_name=EMAIL_TASK,
+            args=[notification.pk],
+            defer_if_broker_down=True,
+        )
     Notification.objects.filter(pk=notification.pk).update(job=job)
     notification.job = job
 
@@ -299,6 +310,12 @@ def email_content(notification: Notification) -> emails.EmailContent:
     user = notification.recipient
     token = selectors.unsubscribe_token(user=user, kind=notification.kind)
     site_url = settings.SITE_URL
+    # Any time a template shows is in the recipient's own zone (the worker has no request).
+    with timezone.override(accounts.time_zone_info(user=user)):
+        return _build_email(notification, user, token, site_url)
+
+
+def _build_email(notification: Notification, user, token: str, site_url: str) -> emails.EmailContent:
     return emails.build_email(
         kind=notification.kind,
         title=notification.title,

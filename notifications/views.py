@@ -8,6 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.accounts import selectors as accounts
+from config.accounts.forms import TimeZoneForm
 from config.core.negotiation import wants_json
 
 from . import selectors, services
@@ -65,7 +66,10 @@ def preferences(request):
         messages.success(request, "Your email preferences are saved.")
         return redirect("notifications:preferences")
     confirmed = accounts.email_verified(user=request.user)
-    return render(request, "notifications/preferences.html", {"form": form, "email_confirmed": confirmed})
+    # The Settings page holds the person's time zone too; accounts' own view saves it.
+    zone_form = TimeZoneForm(initial={"time_zone": accounts.time_zone_for(user=request.user)})
+    context = {"form": form, "email_confirmed": confirmed, "time_zone_form": zone_form}
+    return render(request, "notifications/preferences.html", context)
 
 
 @login_not_required

@@ -51,6 +51,8 @@ class Column:
     width: float = 14
     # Costs a styled cell per row: use it on small sheets (daily statistics), not on huge ones.
     number_format: str | None = None
+    # The name a person or an API client chooses the column by ("uploaded_at").
+    key: str = ""
 
 
 class TooManyRows(Exception):

@@ -12,13 +12,76 @@ STORAGE_PREFIX = "exports/"
 MESSAGE_STOPPED = "This export stopped unexpectedly. Please ask for it again."
 
 
-def export_storage_name() -> str:
+def export_storage_name(extension: str = "xlsx") -> str:
     """Where an export's file goes: fixed per export (a re-run replaces it), unguessable."""
-    return f"{STORAGE_PREFIX}{secrets.token_hex(16)}.xlsx"
+    return f"{STORAGE_PREFIX}{secrets.token_hex(16)}.{extension}"
+
+
+class Format(models.TextChoices):
+    XLSX = "xlsx", "Excel (.xlsx)"
+    CSV = "csv", "CSV (.csv)"
+
+
+class ReportSchedule(models.Model):
+    """A person's recurring report: "every Monday at 08:00 in my time zone, email me …".
+
+    Beat runs it: ``periodic_task`` is a django-celery-beat PeriodicTask (task
+    ``reports.run_schedule``) on a CrontabSchedule in ``time_zone``, so staff see and can edit it in
+    the admin like any schedule. This row says whose it is and what each run builds; its
+    ``enabled`` is the periodic task's.
+    """
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Every day"
+        WEEKLY = "weekly", "Every week"
+        MONTHLY = "monthly", "Every month"
+
+    class Weekday(models.IntegerChoices):
+        # Cron's numbering (0 = Sunday), as the CrontabSchedule stores it.
+        MONDAY = 1, "Monday"
+        TUESDAY = 2, "Tuesday"
+        WEDNESDAY = 3, "Wednesday"
+        THURSDAY = 4, "Thursday"
+        FRIDAY = 5, "Friday"
+        SATURDAY = 6, "Saturday"
+        SUNDAY = 0, "Sunday"
+
+    # After this many failed runs in a row the schedule pauses itself.
+    MAX_FAILURES = 3
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_schedules"
+    )
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", on_delete=models.CASCADE, related_name="report_schedule"
+    )
+    kind = models.CharField(max_length=32)
+    format = models.CharField(max_length=4, choices=Format.choices, default=Format.XLSX)
+    columns = models.JSONField(default=list, blank=True)
+    filters = models.JSONField(default=dict, blank=True)
+    frequency = models.CharField(max_length=8, choices=Frequency.choices)
+    at = models.TimeField(help_text="Local time of each run, in time_zone.")
+    day_of_week = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
+    # 1-28: every month has it.
+    day_of_month = models.PositiveSmallIntegerField(default=1)
+    # Each run covers the range_days days that end on the day it runs (that day included).
+    range_days = models.PositiveSmallIntegerField(default=7)
+    time_zone = models.CharField(max_length=64)
+    failures_in_a_row = models.PositiveSmallIntegerField(default=0)
+    # Why it paused itself (shown on the reports page); empty when the owner paused it, or running.
+    paused_reason = models.CharField(max_length=500, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.frequency} for {self.owner_id}"
 
 
 class Export(models.Model):
-    """One Excel export asked for by its owner; its Job row carries the task's progress."""
+    """One export (Excel or CSV) asked for by its owner; its Job row carries the task's progress."""
 
     class Kind(models.TextChoices):
         MEDIA_INVENTORY = "media_inventory", "Media inventory"
@@ -40,6 +103,15 @@ class Export(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports")
     kind = models.CharField(max_length=32, choices=Kind.choices)
+    format = models.CharField(max_length=4, choices=Format.choices, default=Format.XLSX)
+    # Column keys in the order chosen; empty means all of the kind's columns, in its order.
+    columns = models.JSONField(default=list, blank=True)
+    # {"state": [...], "format": [...], "owner": "<username>"}: only filters the kind has.
+    filters = models.JSONField(default=dict, blank=True)
+    # The scheduled report that made this export, if any.
+    schedule = models.ForeignKey(
+        ReportSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="exports"
+    )
     date_from = models.DateField(null=True, blank=True)
     date_to = models.DateField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
@@ -96,4 +168,4 @@ class Export(models.Model):
     @property
     def download_filename(self) -> str:
         day = timezone.localdate(self.finished_at or self.created_at)
-        return f"{self.kind}-{day.isoformat()}.xlsx"
+        return f"{self.kind}-{day.isoformat()}.{self.format}"

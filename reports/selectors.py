@@ -7,9 +7,11 @@ them in chunks (a server-side cursor on PostgreSQL, fetchmany on SQLite).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from operator import itemgetter
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -18,7 +20,7 @@ from config.core.models import Job
 from config.ops import selectors as ops_selectors
 
 from .excel import Column, Kind
-from .models import Export
+from .models import Export, ReportSchedule
 
 CHUNK_SIZE = 2000
 
@@ -74,53 +76,75 @@ def daily_figures(start: datetime, end: datetime) -> dict[str, int]:
 
 # --- report kinds ---------------------------------------------------------------------------------
 
+# The filters a kind may have, besides its date range (every kind has that).
+STATE, FORMAT, OWNER = "state", "format", "owner"
+FILTER_LABELS = {STATE: "State", FORMAT: "Format", OWNER: "Owner"}
+IMAGE_STATES = ("PENDING", "PROCESSING", "READY", "FAILED")
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "MPO", "HEIF", "AVIF")
+JOB_STATES = tuple(Job.State.values)
+
 
 @dataclass(frozen=True)
 class Report:
     title: str
     columns: tuple[Column, ...]
+    # filter name -> the values it accepts (OWNER: any username, staff only).
+    filters: dict = field(default_factory=dict)
+
+    def column_keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.columns)
+
+    def chosen(self, keys) -> tuple[tuple[Column, ...], tuple[int, ...] | None]:
+        """The columns for ``keys`` in that order, and their positions in the full row (None: all)."""
+        if not keys or tuple(keys) == self.column_keys():
+            return self.columns, None
+        at = {c.key: i for i, c in enumerate(self.columns)}
+        positions = tuple(at[k] for k in keys)
+        return tuple(self.columns[i] for i in positions), positions
 
 
 MEDIA_INVENTORY = Report(
     "Media inventory",
     (
-        Column("Title", Kind.TEXT, 32),
-        Column("Format", Kind.TEXT, 9),
-        Column("Width (px)", Kind.NUMBER, 11),
-        Column("Height (px)", Kind.NUMBER, 11),
-        Column("Bytes before", Kind.NUMBER, 14),
-        Column("Bytes after", Kind.NUMBER, 14),
-        Column("Saving (%)", Kind.NUMBER, 11),
-        Column("State", Kind.TEXT, 11),
-        Column("Uploaded at", Kind.DATETIME, 20),
+        Column("Title", Kind.TEXT, 32, key="title"),
+        Column("Format", Kind.TEXT, 9, key="format"),
+        Column("Width (px)", Kind.NUMBER, 11, key="width"),
+        Column("Height (px)", Kind.NUMBER, 11, key="height"),
+        Column("Bytes before", Kind.NUMBER, 14, key="bytes_before"),
+        Column("Bytes after", Kind.NUMBER, 14, key="bytes_after"),
+        Column("Saving (%)", Kind.NUMBER, 11, key="saving"),
+        Column("State", Kind.TEXT, 11, key="state"),
+        Column("Uploaded at", Kind.DATETIME, 20, key="uploaded_at"),
     ),
+    {STATE: IMAGE_STATES, FORMAT: IMAGE_FORMATS, OWNER: None},
 )
 JOB_HISTORY = Report(
     "Job history",
     (
-        Column("Kind", Kind.TEXT, 22),
-        Column("State", Kind.TEXT, 11),
-        Column("Queued", Kind.DATETIME, 20),
-        Column("Started", Kind.DATETIME, 20),
-        Column("Finished", Kind.DATETIME, 20),
-        Column("Duration", Kind.DURATION, 11),
-        Column("Error", Kind.TEXT, 50),
+        Column("Kind", Kind.TEXT, 22, key="kind"),
+        Column("State", Kind.TEXT, 11, key="state"),
+        Column("Queued", Kind.DATETIME, 20, key="queued"),
+        Column("Started", Kind.DATETIME, 20, key="started"),
+        Column("Finished", Kind.DATETIME, 20, key="finished"),
+        Column("Duration", Kind.DURATION, 11, key="duration"),
+        Column("Error", Kind.TEXT, 50, key="error"),
     ),
+    {STATE: JOB_STATES, OWNER: None},
 )
 # One row a day: cheap enough for per-cell number formats.
 DAILY_STATISTICS = Report(
     "Daily statistics",
     (
-        Column("Day", Kind.DATE, 12, "yyyy-mm-dd"),
-        Column("Uploads", Kind.NUMBER, 10, "#,##0"),
-        Column("Bytes in", Kind.NUMBER, 16, "#,##0"),
-        Column("Bytes out", Kind.NUMBER, 16, "#,##0"),
-        Column("Saving (%)", Kind.NUMBER, 11, "0.0"),
-        Column("Processing p50 (ms)", Kind.NUMBER, 12, "#,##0"),
-        Column("Processing p95 (ms)", Kind.NUMBER, 12, "#,##0"),
-        Column("Failures", Kind.NUMBER, 10, "#,##0"),
-        Column("Exports", Kind.NUMBER, 10, "#,##0"),
-        Column("Emails sent", Kind.NUMBER, 12, "#,##0"),
+        Column("Day", Kind.DATE, 12, "yyyy-mm-dd", key="day"),
+        Column("Uploads", Kind.NUMBER, 10, "#,##0", key="uploads"),
+        Column("Bytes in", Kind.NUMBER, 16, "#,##0", key="bytes_in"),
+        Column("Bytes out", Kind.NUMBER, 16, "#,##0", key="bytes_out"),
+        Column("Saving (%)", Kind.NUMBER, 11, "0.0", key="saving"),
+        Column("Processing p50 (ms)", Kind.NUMBER, 12, "#,##0", key="processing_p50_ms"),
+        Column("Processing p95 (ms)", Kind.NUMBER, 12, "#,##0", key="processing_p95_ms"),
+        Column("Failures", Kind.NUMBER, 10, "#,##0", key="failures"),
+        Column("Exports", Kind.NUMBER, 10, "#,##0", key="exports"),
+        Column("Emails sent", Kind.NUMBER, 12, "#,##0", key="emails_sent"),
     ),
 )
 REPORTS = {
@@ -141,24 +165,36 @@ def _bounds(date_from: date | None, date_to: date | None) -> dict:
     return found
 
 
+def _row_owner_id(export: Export) -> int | None:
+    """Whose rows: the export's owner, or (staff only, checked when it was asked for) another person.
+    None when that person no longer exists: the export then has no rows."""
+    username = (export.filters or {}).get(OWNER)
+    if not username:
+        return export.owner_id
+    return get_user_model().objects.filter(username=username).values_list("pk", flat=True).first()
+
+
 def _media_inventory(export: Export) -> QuerySet:
     # Through media's selector: an image its owner deleted is not in their inventory.
     from media_app import selectors as media_selectors
 
-    return (
-        media_selectors.images_of_owner(owner_id=export.owner_id)
-        .filter(**_bounds(export.date_from, export.date_to))
-        .order_by("created_at", "pk")
-        .values_list(
-            "title",
-            "original_format",
-            "original_width",
-            "original_height",
-            "bytes_in",
-            "bytes_out",
-            "state",
-            "created_at",
-        )
+    filters = export.filters or {}
+    found = media_selectors.images_of_owner(owner_id=_row_owner_id(export)).filter(
+        **_bounds(export.date_from, export.date_to)
+    )
+    if filters.get(STATE):
+        found = found.filter(state__in=filters[STATE])
+    if filters.get(FORMAT):
+        found = found.filter(original_format__in=filters[FORMAT])
+    return found.order_by("created_at", "pk").values_list(
+        "title",
+        "original_format",
+        "original_width",
+        "original_height",
+        "bytes_in",
+        "bytes_out",
+        "state",
+        "created_at",
     )
 
 
@@ -171,12 +207,16 @@ def _media_inventory_rows(queryset: QuerySet) -> Iterator[tuple]:
 
 
 def _job_history(export: Export) -> QuerySet:
-    return (
-        Job.objects.filter(owner_id=export.owner_id, **_bounds(export.date_from, export.date_to))
+    filters = export.filters or {}
+    found = (
+        Job.objects.filter(owner_id=_row_owner_id(export), **_bounds(export.date_from, export.date_to))
         # The export's own job is still running while it is written: it is not history yet.
         .exclude(pk=export.job_id)
-        .order_by("created_at", "pk")
-        .values_list("kind", "state", "created_at", "started_at", "finished_at", "error")
+    )
+    if filters.get(STATE):
+        found = found.filter(state__in=filters[STATE])
+    return found.order_by("created_at", "pk").values_list(
+        "kind", "state", "created_at", "started_at", "finished_at", "error"
     )
 
 
@@ -216,8 +256,79 @@ _SOURCES = {
 }
 
 
+def _zoned(columns: tuple[Column, ...], zone: str) -> tuple[Column, ...]:
+    """Date-time columns name the zone their times are in: "Uploaded at (Europe/Berlin)"."""
+    return tuple(replace(c, title=f"{c.title} ({zone})") if c.kind == Kind.DATETIME else c for c in columns)
+
+
 def export_source(export: Export) -> tuple[Report, int, Iterator[tuple]]:
-    """The report's layout, its row count (for progress) and a lazy iterator over its rows."""
+    """The report's layout (the chosen columns, in their order), its row count (for progress) and
+    a lazy iterator over its rows. Times are for the current time zone (the owner's, on the worker)."""
     build_queryset, rows = _SOURCES[export.kind]
+    report = REPORTS[export.kind]
     queryset = build_queryset(export)
-    return REPORTS[export.kind], queryset.count(), rows(queryset)
+    columns, positions = report.chosen(export.columns)
+    source = rows(queryset)
+    if positions is not None:
+        pick = itemgetter(*positions)
+        source = map(pick, source) if len(positions) > 1 else ((pick(row),) for row in source)
+    zone = str(timezone.get_current_timezone_name())
+    layout = Report(report.title, _zoned(columns, zone), report.filters)
+    return layout, queryset.count(), source
+
+
+# --- what a kind accepts (the form, the API and the worker ask the same) ---------------------------
+
+
+def columns_error(kind: str, keys: list[str] | tuple[str, ...]) -> str | None:
+    """A sentence when ``keys`` names a column the kind lacks, or one twice; else None."""
+    report = REPORTS.get(kind)
+    if report is None:
+        return None  # the kind itself is refused elsewhere
+    known = report.column_keys()
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        return (
+            f"{report.title} has no column {', '.join(repr(k) for k in unknown)}. "
+            f"Its columns are: {', '.join(known)}."
+        )
+    if len(set(keys)) != len(keys):
+        return "Choose each column once."
+    return None
+
+
+def filters_error(kind: str, filters: dict, *, is_staff: bool) -> str | None:
+    """A sentence when a filter does not fit the kind (or this person), or a value is unknown."""
+    report = REPORTS.get(kind)
+    if report is None:
+        return None
+    for name, value in filters.items():
+        if name not in report.filters:
+            label = FILTER_LABELS.get(name, name)
+            fits = ", ".join(FILTER_LABELS[f].lower() for f in report.filters) or "dates only"
+            return f"{report.title} cannot be filtered by {label.lower()} (it has: {fits})."
+        if name == OWNER:
+            if not is_staff:
+                return "Only staff can export someone else's records."
+            if not get_user_model().objects.filter(username=value).exists():
+                return f"There is no account named {value!r}."
+            continue
+        allowed = report.filters[name]
+        bad = [v for v in value if v not in allowed]
+        if bad:
+            return (
+                f"{', '.join(repr(v) for v in bad)} is not a {FILTER_LABELS[name].lower()} of "
+                f"{report.title.lower()} (choose from {', '.join(allowed)})."
+            )
+    return None
+
+
+def schedules_for_user(*, user: AbstractBaseUser) -> list[ReportSchedule]:
+    found = ReportSchedule.objects.filter(owner_id=user.pk).select_related("periodic_task")
+    return list(found.order_by("created_at", "pk"))
+
+
+def schedule_for_user(*, user: AbstractBaseUser, schedule_id: int) -> ReportSchedule | None:
+    """None when missing or someone else's: the caller answers 404 for both."""
+    found = ReportSchedule.objects.filter(owner_id=user.pk, pk=schedule_id)
+    return found.select_related("periodic_task").first()

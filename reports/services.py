@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import secrets
 import stat
 import tempfile
 import time
+import zoneinfo
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,15 +25,17 @@ from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from config.accounts import selectors as accounts
 from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, JobCancelled, TransientError
 from config.core.models import Job
 from config.core.services import job_create
 from config.core.storage import STORAGE_ERRORS
 from config.ops.files import delete_file
 
-from . import dates, excel, selectors
-from .models import MESSAGE_STOPPED, Export
+from . import csvfile, dates, excel, selectors
+from .models import MESSAGE_STOPPED, Export, Format, ReportSchedule, export_storage_name
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +58,8 @@ MESSAGE_CANCELLED = "Cancelled. You can ask for it again."
 # such files by this name once they are old.
 TEMP_PREFIX = "backroom-export-"
 TEMP_SUFFIX = ".xlsx"
+TEMP_SUFFIXES = (".xlsx", ".csv")
+CONTENT_TYPES = {Format.XLSX: excel.XLSX_CONTENT_TYPE, Format.CSV: csvfile.CSV_CONTENT_TYPE}
 
 
 def export_temp_dir() -> Path:
@@ -84,7 +91,7 @@ def export_temp_files_delete(
         logger.warning("could not list %s: %s", directory, exc)
         return done
     for entry in entries:
-        if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX)):
+        if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIXES)):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
@@ -119,19 +126,36 @@ def export_request(
     kind: str,
     date_from: date | None = None,
     date_to: date | None = None,
+    format: str = Format.XLSX,
+    columns: list[str] | None = None,
+    filters: dict | None = None,
+    schedule=None,
 ) -> Export:
     """Write the export and its job; the task is sent once this commits.
 
+    ``columns`` are column keys in the order wanted (None: all, in the kind's order); ``filters``
+    only those the kind has (the caller checked them with selectors.columns_error/filters_error).
     Raises :class:`ExportLimitReached` when the user already has REPORTS_MAX_ACTIVE_PER_USER
-    exports queued or running. The count and the insert happen under a lock on the user's row
-    (on SQLite the write lock taken at BEGIN), so two requests at once cannot both pass.
+    exports queued or running; a scheduled run (``schedule``) is not counted against it (one per
+    period per schedule already bounds those). The count and the insert happen under a lock on the
+    user's row (on SQLite the write lock taken at BEGIN), so two requests at once cannot both pass.
     """
     limit = settings.REPORTS_MAX_ACTIVE_PER_USER
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
-        if selectors.exports_active_count(user=user) >= limit:
+        if schedule is None and selectors.exports_active_count(user=user) >= limit:
             raise ExportLimitReached(limit)
-        export = Export.objects.create(owner=user, kind=kind, date_from=date_from, date_to=date_to)
+        export = Export.objects.create(
+            owner=user,
+            kind=kind,
+            date_from=date_from,
+            date_to=date_to,
+            format=format,
+            columns=list(columns or []),
+            filters=dict(filters or {}),
+            schedule=schedule,
+            storage_name=export_storage_name(format),
+        )
         export.job = job_create(owner=user, kind=JOB_KIND, task_name=TASK_NAME, args=[export.pk])
         export.save(update_fields=["job"])
     return export
@@ -162,7 +186,17 @@ def export_build(
         Export.objects.filter(pk=export.pk).update(state=Export.State.STARTED)
         export.state = Export.State.STARTED
 
-    impossible = dates.range_error(export.date_from, export.date_to)
+    # Times in the file, the date range's days and the header are in the owner's own time zone.
+    with timezone.override(accounts.time_zone_info(user=export.owner)):
+        return _build(export, on_progress=on_progress, final_attempt=final_attempt)
+
+
+def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any]:
+    impossible = (
+        dates.range_error(export.date_from, export.date_to)
+        or selectors.columns_error(export.kind, export.columns or [])
+        or selectors.filters_error(export.kind, export.filters or {}, is_staff=export.owner.is_staff)
+    )
     if impossible:
         # The form refuses such dates; a row written another way (the shell, an older release) ends
         # here with the sentence, not with a date overflowing in the query.
@@ -172,23 +206,35 @@ def export_build(
     name = export.storage_name
     storage = export.file.storage
     fd, tmp_path = tempfile.mkstemp(
-        prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=TEMP_SUFFIX, dir=export_temp_dir()
+        prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=f".{export.format}", dir=export_temp_dir()
     )
     try:
         with os.fdopen(fd, "w+b") as tmp:
             report, total, rows = selectors.export_source(export)
             if on_progress is not None:
                 on_progress(0, total)
-            count = excel.write_workbook(
-                tmp,
-                title=report.title,
-                columns=report.columns,
-                rows=rows,
-                tz=timezone.get_current_timezone(),
-                total=total,
-                max_rows=min(settings.REPORTS_MAX_ROWS, excel.MAX_DATA_ROWS),
-                on_progress=(lambda n: on_progress(n, max(total, n))) if on_progress else None,
-            )
+            progress = (lambda n: on_progress(n, max(total, n))) if on_progress else None
+            if export.format == Format.CSV:
+                count = csvfile.write_csv(
+                    tmp,
+                    columns=report.columns,
+                    rows=rows,
+                    tz=timezone.get_current_timezone(),
+                    total=total,
+                    max_rows=_max_rows(export),
+                    on_progress=progress,
+                )
+            else:
+                count = excel.write_workbook(
+                    tmp,
+                    title=report.title,
+                    columns=report.columns,
+                    rows=rows,
+                    tz=timezone.get_current_timezone(),
+                    total=total,
+                    max_rows=_max_rows(export),
+                    on_progress=progress,
+                )
             size = tmp.tell()
             tmp.seek(0)
             try:
@@ -199,7 +245,7 @@ def export_build(
                 _storage_delete_quietly(storage, name)
                 raise TransientError(f"storage: {exc}") from exc
     except excel.TooManyRows as exc:
-        limit = min(settings.REPORTS_MAX_ROWS, excel.MAX_DATA_ROWS)
+        limit = _max_rows(export)
         message = MESSAGE_TOO_MANY_ROWS.format(rows=exc.rows, limit=limit)
         _fail(export, message)
         raise HumanError(message) from exc
@@ -233,6 +279,13 @@ def export_build(
     return _finish(export, saved_name=saved, rows=count, size=size)
 
 
+def _max_rows(export: Export) -> int:
+    """REPORTS_MAX_ROWS, and for Excel no more than a sheet holds (CSV has no such limit)."""
+    if export.format == Format.CSV:
+        return settings.REPORTS_MAX_ROWS
+    return min(settings.REPORTS_MAX_ROWS, excel.MAX_DATA_ROWS)
+
+
 def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[str, Any]:
     now = timezone.now()
     with transaction.atomic():
@@ -246,6 +299,7 @@ def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[st
             expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
         )
         if moved:
+            _schedule_succeeded(export.schedule_id)
             transaction.on_commit(lambda: _notify_ready(export.pk))
     export.refresh_from_db()
     if not moved and export.state == Export.State.CANCELLED:
@@ -303,6 +357,7 @@ def _fail(export: Export, message: str) -> bool:
             expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
         )
         if moved:
+            _schedule_failed(export.schedule_id, message)
             transaction.on_commit(lambda: _notify_failed(export.pk))
     return bool(moved)
 
@@ -316,14 +371,21 @@ def _notify_ready(export_id: int) -> None:
     try:
         from notifications import services as notifications
 
-        export = Export.objects.select_related("owner").get(pk=export_id)
+        export = Export.objects.select_related("owner", "schedule").get(pk=export_id)
+        zone = accounts.time_zone_info(user=export.owner)
+        until = timezone.localtime(export.expires_at, zone).strftime("%Y-%m-%d %H:%M")
+        title = f"Your {export.get_kind_display().lower()} export is ready"
+        if export.schedule is not None:
+            every = _FREQUENCY_WORDS[export.schedule.frequency]
+            title = f"Your {every} {export.get_kind_display().lower()} report ({export.format.upper()})"
         notifications.notify(
             user=export.owner,
             kind="export_ready",
-            title=f"Your {export.get_kind_display().lower()} export is ready",
+            title=title,
             body=(
                 f"{_plural(export.rows, 'row')}, {_human_bytes(export.bytes)}. The download link works for "
-                f"{_human_duration(settings.REPORTS_LINK_MAX_AGE)}, for you only."
+                f"{_human_duration(settings.REPORTS_LINK_MAX_AGE)} (until {until}, {zone.key} time), "
+                "for you only."
             ),
             link=settings.SITE_URL + export_download_url(export=export),
             key=f"export:{export.pk}",
@@ -332,16 +394,27 @@ def _notify_ready(export_id: int) -> None:
         logger.exception("could not notify the owner of export %s", export_id)
 
 
+_FREQUENCY_WORDS = {"daily": "daily", "weekly": "weekly", "monthly": "monthly"}
+
+
 def _notify_failed(export_id: int) -> None:
     try:
         from notifications import services as notifications
 
-        export = Export.objects.select_related("owner").get(pk=export_id)
+        export = Export.objects.select_related("owner", "schedule").get(pk=export_id)
+        title = f"Your {export.get_kind_display().lower()} export failed"
+        body = export.error
+        if export.schedule is not None:
+            every = _FREQUENCY_WORDS[export.schedule.frequency]
+            title = f"Your {every} {export.get_kind_display().lower()} report failed"
+            if export.schedule.paused_reason:
+                body = f"{body} {export.schedule.paused_reason}"
+        # One notification per failed run (the key), so the owner hears of each failure once.
         notifications.notify(
             user=export.owner,
             kind="export_failed",
-            title=f"Your {export.get_kind_display().lower()} export failed",
-            body=export.error,
+            title=title,
+            body=body,
             link=reverse("reports:index"),
             key=f"export-failed:{export.pk}",
         )
@@ -477,3 +550,189 @@ def export_mark_downloaded(*, export: Export) -> None:
     Export.objects.filter(pk=export.pk).update(
         downloads=F("downloads") + 1, last_downloaded_at=timezone.now()
     )
+
+
+# --- scheduled reports ----------------------------------------------------------------------------
+
+SCHEDULE_TASK = "reports.run_schedule"
+MESSAGE_PAUSED = (
+    "Paused after {n} failed runs in a row. The last one said: {error} "
+    "Resume it here once the cause is fixed."
+)
+_WEEKDAYS = dict(ReportSchedule.Weekday.choices)
+
+
+def _crontab(*, frequency: str, at, day_of_week: int, day_of_month: int, time_zone: str) -> CrontabSchedule:
+    """The beat schedule of one choice, in the person's zone. Rows are shared (found by their
+    fields), never edited in place: a schedule that changes points at another row."""
+    fields = {
+        "minute": str(at.minute),
+        "hour": str(at.hour),
+        "day_of_week": str(day_of_week) if frequency == ReportSchedule.Frequency.WEEKLY else "*",
+        "day_of_month": str(day_of_month) if frequency == ReportSchedule.Frequency.MONTHLY else "*",
+        "month_of_year": "*",
+        "timezone": time_zone,
+    }
+    found = CrontabSchedule.objects.filter(**fields).order_by("pk").first()
+    return found or CrontabSchedule.objects.create(**fields)
+
+
+def schedule_create(
+    *,
+    user: AbstractBaseUser,
+    kind: str,
+    format: str,
+    columns: list[str],
+    filters: dict,
+    frequency: str,
+    at,
+    day_of_week: int = ReportSchedule.Weekday.MONDAY,
+    day_of_month: int = 1,
+    range_days: int = 7,
+) -> ReportSchedule:
+    """A scheduled report for ``user``: our row and its PeriodicTask, in the person's time zone."""
+    zone = accounts.time_zone_for(user=user)
+    with transaction.atomic():
+        task = PeriodicTask.objects.create(
+            name=f"report-schedule-new-{secrets.token_hex(8)}",
+            task=SCHEDULE_TASK,
+            crontab=_crontab(
+                frequency=frequency, at=at, day_of_week=day_of_week, day_of_month=day_of_month, time_zone=zone
+            ),
+            kwargs="{}",
+        )
+        schedule = ReportSchedule.objects.create(
+            owner=user,
+            periodic_task=task,
+            kind=kind,
+            format=format,
+            columns=list(columns),
+            filters=dict(filters),
+            frequency=frequency,
+            at=at,
+            day_of_week=day_of_week,
+            day_of_month=day_of_month,
+            range_days=range_days,
+            time_zone=zone,
+        )
+        task.name = f"report-schedule-{schedule.pk}"
+        task.kwargs = json.dumps({"schedule_id": schedule.pk})
+        task.description = f"{user.get_username()}: {schedule_describe(schedule=schedule)}"
+        task.save()  # its signal tells beat the schedule changed
+    return schedule
+
+
+def schedule_update(*, schedule: ReportSchedule, **fields) -> ReportSchedule:
+    """Change what and when; a paused schedule stays paused (resume is its own choice)."""
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(schedule, name, value)
+        schedule.time_zone = accounts.time_zone_for(user=schedule.owner)
+        schedule.save()
+        _sync_task(schedule)
+    return schedule
+
+
+def _sync_task(schedule: ReportSchedule) -> None:
+    task = PeriodicTask.objects.select_for_update().get(pk=schedule.periodic_task_id)
+    task.crontab = _crontab(
+        frequency=schedule.frequency,
+        at=schedule.at,
+        day_of_week=schedule.day_of_week,
+        day_of_month=schedule.day_of_month,
+        time_zone=schedule.time_zone,
+    )
+    task.description = f"{schedule.owner.get_username()}: {schedule_describe(schedule=schedule)}"
+    task.save()
+    schedule.periodic_task = task
+
+
+def schedule_pause(*, schedule: ReportSchedule, reason: str = "") -> None:
+    with transaction.atomic():
+        ReportSchedule.objects.filter(pk=schedule.pk).update(paused_reason=reason[:500])
+        task = PeriodicTask.objects.select_for_update().get(pk=schedule.periodic_task_id)
+        task.enabled = False
+        task.save()
+    schedule.paused_reason = reason[:500]
+
+
+def schedule_resume(*, schedule: ReportSchedule) -> None:
+    """Run again from the next due time, with a clean failure count."""
+    with transaction.atomic():
+        ReportSchedule.objects.filter(pk=schedule.pk).update(paused_reason="", failures_in_a_row=0)
+        task = PeriodicTask.objects.select_for_update().get(pk=schedule.periodic_task_id)
+        task.enabled = True
+        # Counted from now: resuming must not send at once the runs missed while paused.
+        task.last_run_at = timezone.now()
+        task.save()
+    schedule.paused_reason, schedule.failures_in_a_row = "", 0
+
+
+def schedule_delete(*, schedule: ReportSchedule) -> None:
+    """The schedule and its PeriodicTask; exports it made stay until they expire."""
+    with transaction.atomic():
+        PeriodicTask.objects.filter(pk=schedule.periodic_task_id).delete()  # cascades to our row
+
+
+def schedules_follow_time_zone(*, user: AbstractBaseUser, time_zone: str) -> int:
+    """The person changed their time zone: their schedules keep their local time in the new zone."""
+    moved = 0
+    for schedule in ReportSchedule.objects.filter(owner_id=user.pk).select_related("owner"):
+        schedule.time_zone = time_zone
+        schedule.save(update_fields=["time_zone"])
+        _sync_task(schedule)
+        moved += 1
+    return moved
+
+
+def schedule_describe(*, schedule: ReportSchedule) -> str:
+    at = schedule.at.strftime("%H:%M")
+    if schedule.frequency == ReportSchedule.Frequency.WEEKLY:
+        when = f"Every {_WEEKDAYS[schedule.day_of_week]} at {at}"
+    elif schedule.frequency == ReportSchedule.Frequency.MONTHLY:
+        when = f"On day {schedule.day_of_month} of every month at {at}"
+    else:
+        when = f"Every day at {at}"
+    days = "the day of the run" if schedule.range_days == 1 else f"the last {schedule.range_days} days"
+    return f"{when} ({schedule.time_zone.replace('_', ' ')}), {days}"
+
+
+def schedule_run(*, schedule_id: int) -> dict[str, Any]:
+    """One run: the export of the days the schedule covers, sent on commit; its email follows
+    when it is built. Called through config.ops.periodic.run_periodic (one run per period)."""
+    schedule = ReportSchedule.objects.select_related("owner", "periodic_task").filter(pk=schedule_id).first()
+    if schedule is None:
+        return {"skipped": "no such schedule"}
+    if not schedule.periodic_task.enabled:
+        return {"skipped": "paused"}
+    zone = zoneinfo.ZoneInfo(schedule.time_zone)
+    today = timezone.localdate(timezone.now(), zone)
+    export = export_request(
+        user=schedule.owner,
+        kind=schedule.kind,
+        date_from=today - timedelta(days=schedule.range_days - 1),
+        date_to=today,
+        format=schedule.format,
+        columns=schedule.columns,
+        filters=schedule.filters,
+        schedule=schedule,
+    )
+    ReportSchedule.objects.filter(pk=schedule.pk).update(last_run_at=timezone.now())
+    return {"schedule_id": schedule.pk, "export_id": export.pk, "task_id": export.job.task_id}
+
+
+def _schedule_succeeded(schedule_id: int | None) -> None:
+    if schedule_id is not None:
+        ReportSchedule.objects.filter(pk=schedule_id).update(failures_in_a_row=0)
+
+
+def _schedule_failed(schedule_id: int | None, message: str) -> None:
+    """Count a failed run; the third in a row pauses the schedule and says why. Inside the
+    transaction that failed the export, so the count and the export's state agree."""
+    if schedule_id is None:
+        return
+    ReportSchedule.objects.filter(pk=schedule_id).update(failures_in_a_row=F("failures_in_a_row") + 1)
+    schedule = ReportSchedule.objects.filter(pk=schedule_id).first()
+    if schedule is not None and schedule.failures_in_a_row >= ReportSchedule.MAX_FAILURES:
+        reason = MESSAGE_PAUSED.format(n=schedule.failures_in_a_row, error=message)
+        schedule_pause(schedule=schedule, reason=reason)

@@ -7,6 +7,7 @@ from django.conf import settings
 from config.core import storage
 from config.core.errors import TransientError
 from config.core.jobtask import JobTask
+from config.ops.periodic import run_periodic
 
 from . import services
 
@@ -63,3 +64,19 @@ def build_export(self, export_id: int) -> dict:
         )
     except TransientError as exc:
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(
+    name="reports.run_schedule",
+    bind=True,
+    autoretry_for=(TransientError,),
+    max_retries=5,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def run_schedule(self, schedule_id: int) -> dict:
+    """A person's scheduled report, sent by beat: one run per period (the slot beat names), and
+    never two runs of the same schedule at once (other people's schedules do not wait)."""
+    running = f"reports.run_schedule:{schedule_id}"
+    return run_periodic(self, services.schedule_run, running_key=running, schedule_id=schedule_id)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import EmailAddress
+from .models import EmailAddress, Profile
 
 
 @admin.register(EmailAddress)
@@ -10,3 +10,10 @@ class EmailAddressAdmin(admin.ModelAdmin):
     search_fields = ("email", "user__username")
     raw_id_fields = ("user",)
     readonly_fields = ("created_at",)
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "time_zone", "updated_at")
+    search_fields = ("user__username", "time_zone")
+    raw_id_fields = ("user",)

@@ -32,3 +32,20 @@ class EmailAddress(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.verified_at is not None
+
+
+class Profile(models.Model):
+    """What an account keeps about its person beside auth's columns: for now their time zone.
+
+    Every app reads it through :func:`config.accounts.selectors.time_zone_for` (or the zone the
+    middleware activated for a request), never by importing another app. No row means
+    ``settings.TIME_ZONE``: accounts made before this field, or by ``createsuperuser``.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    # An IANA name ("Europe/Berlin"), checked against the zones this machine knows (zones.py).
+    time_zone = models.CharField(max_length=64, default=settings.TIME_ZONE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.time_zone}"

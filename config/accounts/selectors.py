@@ -1,11 +1,15 @@
-"""Reads of accounts that other code needs: may this account be emailed?"""
+"""Reads of accounts that other code needs: may this account be emailed? In which time zone?"""
 
 from __future__ import annotations
 
+import zoneinfo
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
-from .models import EmailAddress
+from . import zones
+from .models import EmailAddress, Profile
 
 
 def email_verified(*, user: AbstractBaseUser) -> bool:
@@ -38,3 +42,14 @@ def verified_account_for(*, email: str) -> AbstractBaseUser | None:
     if row is None or row.user.email.strip().lower() != row.email.strip().lower():
         return None
     return row.user
+
+
+def time_zone_for(*, user: AbstractBaseUser) -> str:
+    """The person's IANA time zone name; settings.TIME_ZONE when they have none (or an unknown one)."""
+    name = Profile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first()
+    return name if name and zones.is_known(name) else settings.TIME_ZONE
+
+
+def time_zone_info(*, user: AbstractBaseUser):
+    """The person's zone as a ZoneInfo, for a worker formatting times for them."""
+    return zoneinfo.ZoneInfo(time_zone_for(user=user))

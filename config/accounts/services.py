@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from . import selectors
-from .models import EmailAddress
-from .signals import password_reset_requested, user_signed_up, verification_requested
+from . import selectors, zones
+from .models import EmailAddress, Profile
+from .signals import password_reset_requested, time_zone_changed, user_signed_up, verification_requested
 
 VERIFY_SALT = "accounts.verify-email"
 
@@ -26,15 +26,24 @@ class EmailTaken(ValueError):
     """Another account holds this address (in some letter case)."""
 
 
-def user_sign_up(*, username: str, email: str, password: str):
+class UnknownTimeZone(ValueError):
+    """Not a time zone of zones.names()."""
+
+
+def user_sign_up(*, username: str, email: str, password: str, time_zone: str | None = None):
     """Create an account with an unverified address and, in the same transaction, let listeners
-    queue its welcome email (which carries the verification link). Raises :class:`EmailTaken`."""
+    queue its welcome email (which carries the verification link). Raises :class:`EmailTaken`.
+    ``time_zone`` (the browser's, at sign-up) defaults to settings.TIME_ZONE."""
     email = email.strip()
+    time_zone = time_zone or settings.TIME_ZONE
+    if not zones.is_known(time_zone):
+        raise UnknownTimeZone(time_zone)
     try:
         with transaction.atomic():
             user = get_user_model().objects.create_user(username=username, email=email, password=password)
             # The constraint decides a race that the form's check could not see.
             EmailAddress.objects.create(user=user, email=email)
+            Profile.objects.create(user=user, time_zone=time_zone)
             user_signed_up.send(sender=user.__class__, user=user)
     except IntegrityError:
         if EmailAddress.objects.filter(email__iexact=email).exists():
@@ -135,3 +144,21 @@ def password_reset_url(*, user: AbstractBaseUser) -> str:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     path = reverse("password_reset_confirm", args=[uid, default_token_generator.make_token(user)])
     return settings.SITE_URL + path
+
+
+# --- time zone -----------------------------------------------------------------------------------
+
+
+def time_zone_set(*, user: AbstractBaseUser, time_zone: str) -> Profile:
+    """Set the person's time zone; listeners (schedules) follow in the same transaction.
+    Raises :class:`UnknownTimeZone`."""
+    if not zones.is_known(time_zone):
+        raise UnknownTimeZone(time_zone)
+    with transaction.atomic():
+        profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
+        changed = profile.time_zone != time_zone
+        profile.time_zone = time_zone
+        profile.save(update_fields=["time_zone", "updated_at"])
+        if changed:
+            time_zone_changed.send(sender=user.__class__, user=user, time_zone=time_zone)
+    return profile

@@ -13,3 +13,6 @@ user_signed_up = Signal()
 verification_requested = Signal()
 # user=<the one account whose verified address was given>. The receiver emails a reset link.
 password_reset_requested = Signal()
+# user=<the account>, time_zone=<its new IANA name>. Apps that keep times in the person's zone
+# (reports' schedules) move them along.
+time_zone_changed = Signal()

@@ -2,19 +2,22 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.core.negotiation import wants_json
 
 from . import services, throttle
-from .forms import EMAIL_TAKEN, SignUpForm
+from .forms import EMAIL_TAKEN, SignUpForm, TimeZoneForm
+from .middleware import remember_time_zone
 
 
 @login_not_required
@@ -29,11 +32,13 @@ def signup(request):
                 username=form.cleaned_data["username"],
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
+                time_zone=form.cleaned_data["time_zone"] or None,
             )
         except services.EmailTaken:
             form.add_error("email", EMAIL_TAKEN)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            remember_time_zone(request, form.cleaned_data["time_zone"] or settings.TIME_ZONE)
             messages.success(
                 request,
                 f"Welcome, {user.username}! Your account is ready. We have emailed {user.email} a link: "
@@ -41,6 +46,27 @@ def signup(request):
             )
             return redirect("/")
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_POST
+def time_zone_update(request):
+    """The time zone form of the Settings page. A zone we do not know is a 400 with the sentence."""
+    form = TimeZoneForm(request.POST)
+    if not form.is_valid():
+        message = " ".join(str(e) for e in form.errors.get("time_zone", [])) or "Choose a time zone."
+        if wants_json(request):
+            return JsonResponse({"errors": {"time_zone": [message]}}, status=400)
+        return render(request, "registration/time_zone_refused.html", {"message": message}, status=400)
+    name = form.cleaned_data["time_zone"]
+    services.time_zone_set(user=request.user, time_zone=name)
+    remember_time_zone(request, name)
+    if wants_json(request):
+        return JsonResponse({"time_zone": name})
+    messages.success(request, f"Your time zone is now {name.replace('_', ' ')}.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = "/"
+    return redirect(target or "/")
 
 
 @login_not_required

@@ -10,7 +10,15 @@ class HumanError(Exception):
 
 
 class TransientError(Exception):
-    """A failure that may pass (storage I/O, a remote 4xx): retried with backoff and jitter."""
+    """A failure that may pass (storage I/O, a remote 4xx): retried with backoff and jitter.
+
+    ``retry_after`` (seconds), when the failure knows how long it lasts, replaces the backoff for
+    ``@task`` functions (config/core/tasks.py).
+    """
+
+    def __init__(self, *args, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class BrokerUnavailable(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -30,6 +30,7 @@ def job_create(
     args: list | tuple = (),
     kwargs: dict[str, Any] | None = None,
     defer_if_broker_down: bool = False,
+    send_options: dict[str, Any] | None = None,
 ) -> Job:
     """Write a QUEUED job and send its task once the surrounding transaction commits.
 
@@ -38,6 +39,7 @@ def job_create(
     (the rows are committed by then; BrokerUnavailableMiddleware answers 503), unless
     ``defer_if_broker_down`` (for side jobs such as emails, whose request must still succeed). Either
     way the job stays QUEUED and :func:`job_redispatch` sends it when the broker is back.
+    ``send_options`` (``queue``, ``priority``, ``eta`` as an ISO datetime) go with every send of it.
     """
     job = Job.objects.create(
         task_id=str(uuid4()),
@@ -46,6 +48,7 @@ def job_create(
         task_name=task_name,
         args=list(args),
         kwargs=kwargs or {},
+        send_options=send_options or {},
     )
     transaction.on_commit(lambda: _send_quietly(job) if defer_if_broker_down else job_send(job=job))
     return job
@@ -55,12 +58,17 @@ def job_send(*, job: Job) -> None:
     """Hand a job's task to the broker with the job's own task id."""
     from config.celery_app import app
 
+    options = dict(job.send_options or {})
+    if options.get("eta"):
+        # A re-dispatch after the ETA has passed sends it for now: Celery runs a past ETA at once.
+        options["eta"] = datetime.fromisoformat(options["eta"])
     try:
         app.send_task(
             job.task_name,
             args=job.args,
             kwargs=job.kwargs,
             task_id=job.task_id,
+            **options,
         )
     except (KombuOperationalError, OSError) as exc:
         logger.warning("broker refused job %s (%s): %s", job.pk, job.task_name, exc)

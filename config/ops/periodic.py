@@ -20,11 +20,12 @@ SKIPPED_DUPLICATE = "already ran for this period"
 SKIPPED_RUNNING = "already running"
 
 
-def run_periodic(task, func: Callable[..., Any], /, **kwargs) -> Any:
+def run_periodic(task, func: Callable[..., Any], /, *, running_key: str | None = None, **kwargs) -> Any:
     """Run ``func(**kwargs)`` for ``task`` unless this period already ran or a run is in progress.
 
     Only a message from beat carries a slot; "run now" in the admin and manual sends have none, so
-    they always run (still never two at once).
+    they always run (still never two at once). ``running_key`` narrows "a run is in progress" to one
+    of many schedules of the same task (a person's report), which otherwise would wait on each other.
     """
     request = task.request
     token = request.id or "local"
@@ -35,7 +36,7 @@ def run_periodic(task, func: Callable[..., Any], /, **kwargs) -> Any:
             logger.info("%s: slot %s already ran; skipped", task.name, slot)
             return {"skipped": SKIPPED_DUPLICATE}
     timeout = int(task.time_limit or task.app.conf.task_time_limit or 3600) + LOCK_MARGIN
-    with locks.hold(f"ops:running:{task.name}", token=token, timeout=timeout) as acquired:
+    with locks.hold(f"ops:running:{running_key or task.name}", token=token, timeout=timeout) as acquired:
         if not acquired:
             logger.info("%s: a previous run is still going; skipped", task.name)
             return {"skipped": SKIPPED_RUNNING}

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages in the signed-in person's own time zone (their profile; settings.TIME_ZONE otherwise).
+    "config.accounts.middleware.TimeZoneMiddleware",
     # Every page needs a login unless its view opts out with @login_not_required.
     "config.core.middleware.LoginOrNotFoundMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -385,6 +387,21 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "config.ops.beat:LeaderDatabaseScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 5
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+
+# Django's Tasks API (django.tasks; the django-tasks backport before Django 6) on our job layer and
+# workers: config/core/tasks_backend.py. QUEUES defaults to the queues above; "side" is for jobs whose
+# request must succeed with the broker down (emails): they stay QUEUED and are re-dispatched.
+TASKS = {
+    "default": {"BACKEND": "config.core.tasks_backend.BackroomTaskBackend"},
+    "side": {
+        "BACKEND": "config.core.tasks_backend.BackroomTaskBackend",
+        "OPTIONS": {"DEFER_IF_BROKER_DOWN": True},
+    },
+}
+try:
+    import django.tasks  # noqa: F401  Django 6: built in, nothing to install
+except ImportError:
+    INSTALLED_APPS.append("django_tasks")
 
 # Executions of one job that may die with their process before it is given up.
 BACKROOM_JOB_MAX_ATTEMPTS = env.int("BACKROOM_JOB_MAX_ATTEMPTS", default=3)

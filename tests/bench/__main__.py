@@ -36,6 +36,7 @@ def measures():
         ("dedup_upload_to_ready_vs_fresh", measures_media.dedup_upload_to_ready, "s", "<= 0.1"),
         ("media_worker_rss_growth", measures_media.worker_rss_growth, "×", "<= 1.3"),
         ("export_vs_bare_openpyxl", measures_reports.export_all, "rows/s", ">= 0.8"),
+        ("csv_writer_vs_bare_csv", measures_reports.csv_all, "rows/s", ">= 0.8"),
     ]
 
 

@@ -62,7 +62,7 @@ def make_rows(username: str, n: int):
     return user
 
 
-def export_once(ctx: Context, user, worker) -> tuple[float, int, int]:
+def export_once(ctx: Context, user, worker, format: str = "xlsx") -> tuple[float, int, int]:
     """One export through the service on the reports worker: (rows/s, rows, peak RSS kB)."""
     from reports import services
     from reports.models import Export
@@ -72,7 +72,7 @@ def export_once(ctx: Context, user, worker) -> tuple[float, int, int]:
     children = worker.pool_children()
     for child in children:
         reset_hwm(child.pid)
-    export = services.export_request(user=user, kind=Export.Kind.MEDIA_INVENTORY)
+    export = services.export_request(user=user, kind=Export.Kind.MEDIA_INVENTORY, format=format)
     job = wait_job(export.job.task_id, timeout=1800)
     export.refresh_from_db()
     peak = 0
@@ -248,4 +248,111 @@ def export_all(ctx: Context) -> list[Result]:
         r = paired(f"peer_{name}_vs_bare_openpyxl", prs, unit="rows/s", target=">= 0")
         r.target, r.holds = "info", None
         results.append(r)
+    return results
+
+
+# --- CSV (issue 16.1) --------------------------------------------------------------------------------
+
+
+def db_rows(user) -> list[tuple]:
+    """The export's rows exactly as the database hands them to the writer (aware UTC datetimes)."""
+    from reports import selectors
+    from reports.models import Export
+
+    _report, _total, rows = selectors.export_source(Export(owner=user, kind=Export.Kind.MEDIA_INVENTORY))
+    return list(rows)
+
+
+@frozen_heap
+def ours_csv(rows: list[tuple]) -> float:
+    """reports.csvfile over the rows, into a real file, in a zone that needs converting: rows/s."""
+    from zoneinfo import ZoneInfo
+
+    from reports import csvfile, selectors
+
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with open(OUT_DIR / "ours.csv", "wb") as fh:
+        csvfile.write_csv(
+            fh, columns=selectors.MEDIA_INVENTORY.columns, rows=iter(rows), tz=ZoneInfo("Europe/Berlin")
+        )
+    return len(rows) / (time.perf_counter() - t0)
+
+
+@frozen_heap
+def bare_csv(rows: list[tuple]) -> float:
+    """A bare csv.writer loop over the same rows, into a real file: rows/s."""
+    import csv
+
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with open(OUT_DIR / "bare.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        for row in rows:
+            writer.writerow(row)
+    return len(rows) / (time.perf_counter() - t0)
+
+
+def csv_all(ctx: Context) -> list[Result]:
+    """Our CSV writer against a bare csv.writer loop over the same rows (the held figure), and the
+    whole export on the worker (database read included) with its peak memory."""
+    s = ctx.sizes
+    small = make_rows("bench-export-small", s.export_small_rows)
+    big = make_rows("bench-export-big", min(s.export_rows, 200_000))
+    huge = make_rows("bench-export-huge", s.export_rows) if s.export_rows > 200_000 else None
+    rows = db_rows(big)
+    pairs = []
+    for _ in range(max(3, s.rounds)):
+        pairs.append((ours_csv(rows), bare_csv(rows)))
+    del rows
+    ends, peaks, small_peaks = [], [], []
+    with ctx.worker("worker_reports") as worker:
+        export_once(ctx, small, worker, format="csv")  # warm-up
+        for _ in range(s.export_rounds):
+            rate, _n, peak = export_once(ctx, big, worker, format="csv")
+            ends.append(rate)
+            peaks.append(peak)
+            _r, _n, peak = export_once(ctx, small, worker, format="csv")
+            small_peaks.append(peak)
+        if huge is not None:
+            _r, _n, peak = export_once(ctx, huge, worker, format="csv")
+            peaks = [peak]
+    shutil.rmtree(OUT_DIR, ignore_errors=True)
+    peak_rows = s.export_rows if huge is not None else min(s.export_rows, 200_000)
+    results = [
+        paired(
+            "csv_writer_vs_bare_csv",
+            pairs,
+            unit="rows/s",
+            target=">= 0.8",
+            note=(
+                f"reports.csvfile (formula guard, control characters, times to Europe/Berlin) vs a bare "
+                f"csv.writer loop, both over the same {min(s.export_rows, 200_000):,} media_inventory rows "
+                "as the database hands them, into a file"
+            ),
+        ),
+        Result(
+            name="csv_export_rows_per_s",
+            value=median(ends),
+            unit="rows/s",
+            target="info",
+            rounds=[{"value": v} for v in ends],
+            note="the whole CSV export on worker_reports: database read, writer, storage",
+        ).judge(),
+        Result(
+            name="csv_export_peak_rss_mb",
+            value=median(peaks) / 1024,
+            unit="MB",
+            target="< 200",
+            rounds=[{"value": p / 1024} for p in peaks],
+            note=f"peak RSS (VmHWM) of the reports pool process exporting {peak_rows:,} rows to CSV",
+        ).judge(),
+        Result(
+            name="csv_export_rss_growth",
+            value=median(peaks) / median(small_peaks),
+            unit="×",
+            target="<= 1.2",
+            note=f"peak at {peak_rows:,} rows ÷ at {s.export_small_rows:,} rows",
+        ).judge(),
+    ]
     return results

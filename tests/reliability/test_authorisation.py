@@ -33,6 +33,7 @@ class World:
     image: object
     export: object
     notification: object
+    schedule: object = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ MATRIX: dict[str, Entry] = {
     "password_reset_complete": Entry(PUBLIC, "/accounts/reset/done/"),
     "verify_email": Entry(PUBLIC, "/accounts/verify/forged-token/", 400),
     "verification_resend": Entry(LOGIN, "/accounts/verify/resend/", 405),  # POST only
+    "time_zone_update": Entry(LOGIN, "/accounts/settings/time-zone/", 405),  # POST only
     "task_status": Entry(OWNER, lambda w: f"/tasks/{w.job.task_id}/"),
+    "task_cancel": Entry(OWNER, lambda w: f"/tasks/{w.job.task_id}/cancel/", 405),  # POST only
     "healthz": Entry(PUBLIC, "/healthz", 0),  # 200 or 503 by the state of beat: not an auth matter
     # media_app
     "media_app:gallery": Entry(LOGIN, "/media/"),
@@ -86,6 +89,11 @@ MATRIX: dict[str, Entry] = {
     "reports:export_create": Entry(LOGIN, "/reports/exports/", 405),  # POST only
     "reports:export_status": Entry(OWNER, lambda w: f"/reports/exports/{w.export.pk}/"),
     "reports:download": Entry(SIGNED, _download),
+    "reports:schedule_create": Entry(LOGIN, "/reports/schedules/", 405),  # POST only
+    "reports:schedule_edit": Entry(OWNER, lambda w: f"/reports/schedules/{w.schedule.pk}/"),
+    "reports:schedule_pause": Entry(OWNER, lambda w: f"/reports/schedules/{w.schedule.pk}/pause/", 405),
+    "reports:schedule_resume": Entry(OWNER, lambda w: f"/reports/schedules/{w.schedule.pk}/resume/", 405),
+    "reports:schedule_delete": Entry(OWNER, lambda w: f"/reports/schedules/{w.schedule.pk}/delete/", 405),
     # notifications
     "notifications:index": Entry(LOGIN, "/notifications/"),
     "notifications:unread_count": Entry(LOGIN, "/notifications/unread-count/"),
@@ -148,6 +156,23 @@ def world(celery_worker, user, wait_job, testdata) -> World:
         image=Image.objects.get(pk=body["image_id"]),
         export=Export.objects.get(pk=export.pk),
         notification=notify(user=user, kind="general", title="Hello", email=False),
+        schedule=_schedule(user),
+    )
+
+
+def _schedule(user):
+    from datetime import time as clock_time
+
+    from reports.services import schedule_create
+
+    return schedule_create(
+        user=user,
+        kind="job_history",
+        format="csv",
+        columns=[],
+        filters={},
+        frequency="daily",
+        at=clock_time(8),
     )
 
 

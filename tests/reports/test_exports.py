@@ -135,7 +135,9 @@ def test_job_history_exports_exactly_the_users_jobs(celery_worker, user, other_u
     assert status["bytes"] == export.bytes == default_storage.size(export.file.name)
     assert export.file.name.startswith("exports/") and export.file.name == export.storage_name
     rows = read_rows(default_storage.open(export.file.name))
-    assert rows[0] == ("Kind", "State", "Queued", "Started", "Finished", "Duration", "Error")
+    # Date-time columns name the owner's time zone (issue 16.5; alice has none, so TIME_ZONE).
+    times = ("Queued (UTC)", "Started (UTC)", "Finished (UTC)")
+    assert rows[0] == ("Kind", "State", *times, "Duration", "Error")
     expected = [
         (
             j.kind,
@@ -200,7 +202,7 @@ def test_media_inventory_exports_each_image_and_text_stays_text(
         "Bytes after",
         "Saving (%)",
         "State",
-        "Uploaded at",
+        "Uploaded at (UTC)",
     )
     assert rows[1:] == [
         ("Sunset", "JPEG", 4000, 3000, 2_000_000, 500_000, 75.0, "READY", naive(images[0].created_at)),
