@@ -111,3 +111,22 @@ class UploadForm(forms.Form):
 
 def _shown(name: str) -> str:
     return clean_filename(name)[:80] or "A file"
+
+
+class FocusForm(forms.Form):
+    """The focal point, as fractions of the upright width (x) and height (y), 0 at the top left."""
+
+    x = forms.FloatField(
+        label="Across",
+        min_value=0.0,
+        max_value=1.0,
+        widget=forms.NumberInput(attrs={"type": "range", "step": "0.01", "min": "0", "max": "1"}),
+        error_messages={"required": "Say where across the picture the subject is."},
+    )
+    y = forms.FloatField(
+        label="Down",
+        min_value=0.0,
+        max_value=1.0,
+        widget=forms.NumberInput(attrs={"type": "range", "step": "0.01", "min": "0", "max": "1"}),
+        error_messages={"required": "Say where down the picture the subject is."},
+    )

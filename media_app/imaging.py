@@ -46,6 +46,8 @@ from typing import BinaryIO
 import pillow_heif
 from PIL import Image, ImageCms
 
+from . import thumbhash
+
 pillow_heif.register_heif_opener()
 
 # The plugins Image.open may try; MPO files are opened by the JPEG plugin, which reports "MPO".
@@ -102,6 +104,7 @@ SWAPS_AXES = {5, 6, 7, 8}
 # Each resize first reduces by an integer factor (fast box filter) while the remaining factor
 # stays above this gap; 2.0 is what Image.thumbnail uses and is visually indistinguishable here.
 REDUCING_GAP = 2.0
+AVIF_THREADS = 1
 
 # JPEG markers (ITU T.81, table B.1): every SOFn but DHT (C4), JPG (C8) and DAC (CC).
 JPEG_SOI = b"\xff\xd8"
@@ -160,6 +163,8 @@ class JpegLayout:
 class RenditionSpec:
     name: str
     max_side: int
+    # A square crop around the focal point, max_side on each side (never upscaled).
+    square: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,12 +172,27 @@ class EncodeOptions:
     jpeg_quality: int = 82
     webp_quality: int = 80
     webp_method: int = 4
+    avif_quality: int = 65
+    avif_speed: int = 9
+    # Renditions up to this side also get AVIF (see AVIF in the policies above).
+    avif_max_side: int = 1024
+
+
+@dataclass(frozen=True)
+class FocalPoint:
+    """Where the picture's subject is, as fractions of its upright width and height."""
+
+    x: float = 0.5
+    y: float = 0.5
+
+
+CENTRE = FocalPoint()
 
 
 @dataclass(frozen=True)
 class RenditionData:
     name: str
-    format: str  # JPEG, WEBP or PNG
+    format: str  # JPEG, PNG, WEBP or AVIF
     data: bytes
     width: int
     height: int
@@ -185,9 +205,17 @@ class Result:
     height: int
     has_alpha: bool
     renditions: list[RenditionData] = field(default_factory=list)
+    # The ThumbHash of the upright picture (thumbhash.py); b"" when only squares were made.
+    placeholder: bytes = b""
 
 
-DEFAULT_SPECS = (RenditionSpec("large", 2048), RenditionSpec("medium", 1024), RenditionSpec("thumb", 256))
+DEFAULT_SPECS = (
+    RenditionSpec("large", 2048),
+    RenditionSpec("medium", 1024),
+    RenditionSpec("small", 640),
+    RenditionSpec("thumb", 256),
+    RenditionSpec("square", 512, square=True),
+)
 
 
 def probe(fp: BinaryIO, *, max_pixels: int) -> Probe:
@@ -204,66 +232,91 @@ def probe(fp: BinaryIO, *, max_pixels: int) -> Probe:
     return found
 
 
+def formats_for(size: tuple[int, int], *, has_alpha: bool, options: EncodeOptions) -> tuple[str, ...]:
+    """The files a rendition of this size is written as: a fallback every browser reads, WebP,
+    and AVIF when it is small enough to be worth its encoding time."""
+    formats = ("PNG", "WEBP") if has_alpha else ("JPEG", "WEBP")
+    return (*formats, "AVIF") if max(size) <= options.avif_max_side else formats
+
+
 def render(
     data: bytes,
     *,
     specs: Sequence[RenditionSpec] = DEFAULT_SPECS,
     options: EncodeOptions = EncodeOptions(),
+    focal: FocalPoint = CENTRE,
     max_pixels: int,
+    placeholder: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> Result:
-    """Decode once and encode every rendition. Raises ImageRejected for files we will not process."""
-    specs = sorted(specs, key=lambda s: s.max_side, reverse=True)
-    steps = 1 + 2 * len(specs)
-    im = _open(io.BytesIO(data), max_pixels=max_pixels)
-    source_format = im.format
-    if source_format in ("JPEG", "MPO"):
-        decodable = _complete_jpeg(data)
-        if decodable is not data:
-            im = _open(io.BytesIO(decodable), max_pixels=max_pixels)
-    stored = im.size
-    orientation = _orientation(im, decoded=False)
-    upright = (stored[1], stored[0]) if orientation in SWAPS_AXES else stored
-    largest = fit(upright, specs[0].max_side)
-    if largest != upright:
-        box = (largest[1], largest[0]) if orientation in SWAPS_AXES else largest
-        # JPEG decodes directly at the smallest of 1/1..1/8 scale that still covers the box;
-        # other formats ignore it.
-        im.draft(None, box)
-    _decode(im)
-    # PNG may carry its EXIF after the pixels: only now is the orientation certain.
-    orientation = _orientation(im, decoded=True)
-    upright = (stored[1], stored[0]) if orientation in SWAPS_AXES else stored
-    icc = im.info.get("icc_profile") or None
-    im, icc = _to_output_mode(im, icc)
-    if orientation in TRANSPOSE:
-        im = im.transpose(TRANSPOSE[orientation])
+    """Decode once and encode every rendition. Raises ImageRejected for files we will not process.
+
+    Resized renditions are made largest first, each from the one before; squares are cut from the
+    decoded picture around ``focal``. ``progress(done, total)`` counts the decode and each file."""
+    ladder = sorted((s for s in specs if not s.square), key=lambda s: s.max_side, reverse=True)
+    squares = [s for s in specs if s.square]
+
+    def cover(upright: tuple[int, int]) -> tuple[int, int]:
+        # The smallest decode that still serves the largest rendition and every square.
+        box = fit(upright, ladder[0].max_side) if ladder else (1, 1)
+        for spec in squares:
+            box = tuple(max(a, b) for a, b in zip(box, _square_cover(upright, spec.max_side), strict=True))
+        return box
+
+    im, icc, source_format, upright = _load(data, max_pixels=max_pixels, cover=cover)
     has_alpha = im.mode == "RGBA"
-    formats = ("PNG", "WEBP") if has_alpha else ("JPEG", "WEBP")
+    sizes = [fit(upright, s.max_side) for s in ladder]
+    sizes += [(min(s.max_side, *upright),) * 2 for s in squares]
+    total = 1 + sum(len(formats_for(size, has_alpha=has_alpha, options=options)) for size in sizes)
+    done = 1
     if progress:
-        progress(1, steps)
+        progress(done, total)
 
     result = Result(format=source_format, width=upright[0], height=upright[1], has_alpha=has_alpha)
-    current = im
-    step = 1
-    for spec in specs:
+
+    def emit(spec: RenditionSpec, picture: Image.Image) -> None:
+        nonlocal done
+        for fmt in formats_for(picture.size, has_alpha=has_alpha, options=options):
+            encoded = _encode(picture, fmt, icc, options)
+            result.renditions.append(RenditionData(spec.name, fmt, encoded, *picture.size))
+            done += 1
+            if progress:
+                progress(done, total)
+
+    current, made = im, [im]
+    for spec in ladder:
         size = fit(upright, spec.max_side)
         if current.size != size:
             current = current.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
-        for fmt in formats:
-            result.renditions.append(
-                RenditionData(
-                    name=spec.name,
-                    format=fmt,
-                    data=_encode(current, fmt, icc, options),
-                    width=size[0],
-                    height=size[1],
-                )
-            )
-            step += 1
-            if progress:
-                progress(step, steps)
+            made.append(current)
+        emit(spec, current)
+    for spec in squares:
+        # Cut from the smallest picture made that still holds the square: far less to resample
+        # than the decoded one, and the same pixels at that size.
+        source = min((p for p in made if min(p.size) >= spec.max_side), key=lambda p: p.width, default=im)
+        emit(spec, _square(source, spec.max_side, focal))
+    if placeholder:
+        result.placeholder = placeholder_hash(current)
     return result
+
+
+def placeholder_hash(im: Image.Image) -> bytes:
+    """The ThumbHash of a picture: shrunk to fit 100x100 first (more pixels change nothing)."""
+    small = im.convert("RGBA")
+    small.thumbnail((thumbhash.MAX_SIDE, thumbhash.MAX_SIDE), Image.Resampling.BILINEAR)
+    return thumbhash.encode(small.width, small.height, small.tobytes())
+
+
+def square_box(size: tuple[int, int], focal: FocalPoint) -> tuple[int, int, int, int]:
+    """The largest square of a picture that is centred on the focal point as far as the edges
+    allow; the focal point is always inside it."""
+    width, height = size
+    side = min(width, height)
+    fx = min(max(focal.x, 0.0), 1.0) * width
+    fy = min(max(focal.y, 0.0), 1.0) * height
+    left = min(max(round(fx - side / 2), 0), width - side)
+    top = min(max(round(fy - side / 2), 0), height - side)
+    return left, top, left + side, top + side
 
 
 def fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
@@ -378,6 +431,52 @@ def _complete_jpeg(data: bytes) -> bytes:
         # Without its end marker, a scan cut short runs out of data instead of being padded.
         return data[: layout.eoi] + JPEG_LOOKAHEAD
     return data
+
+
+def _load(
+    data: bytes, *, max_pixels: int, cover: Callable[[tuple[int, int]], tuple[int, int]]
+) -> tuple[Image.Image, bytes | None, str, tuple[int, int]]:
+    """Open, check, decode (JPEG straight at the smallest scale that still covers ``cover`` of
+    the upright size), convert and turn upright: (picture, ICC profile, source format, size)."""
+    im = _open(io.BytesIO(data), max_pixels=max_pixels)
+    source_format = im.format
+    if source_format in ("JPEG", "MPO"):
+        decodable = _complete_jpeg(data)
+        if decodable is not data:
+            im = _open(io.BytesIO(decodable), max_pixels=max_pixels)
+    stored = im.size
+    orientation = _orientation(im, decoded=False)
+    upright = (stored[1], stored[0]) if orientation in SWAPS_AXES else stored
+    box = cover(upright)
+    if box[0] < upright[0] or box[1] < upright[1]:
+        box = (box[1], box[0]) if orientation in SWAPS_AXES else box
+        # JPEG decodes directly at the smallest of 1/1..1/8 scale that still covers the box;
+        # other formats ignore it.
+        im.draft(None, box)
+    _decode(im)
+    # PNG may carry its EXIF after the pixels: only now is the orientation certain.
+    orientation = _orientation(im, decoded=True)
+    upright = (stored[1], stored[0]) if orientation in SWAPS_AXES else stored
+    icc = im.info.get("icc_profile") or None
+    im, icc = _to_output_mode(im, icc)
+    if orientation in TRANSPOSE:
+        im = im.transpose(TRANSPOSE[orientation])
+    return im, icc, source_format, upright
+
+
+def _square_cover(upright: tuple[int, int], side: int) -> tuple[int, int]:
+    """The decoded size whose shorter side still holds a ``side`` square (or the full size)."""
+    short = min(upright)
+    if short <= side:
+        return upright
+    return _ceil(upright[0] * side, short), _ceil(upright[1] * side, short)
+
+
+def _square(im: Image.Image, side: int, focal: FocalPoint) -> Image.Image:
+    crop = im.crop(square_box(im.size, focal))
+    if crop.width > side:
+        crop = crop.resize((side, side), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+    return crop
 
 
 def _open(fp: BinaryIO, *, max_pixels: int) -> Image.Image:
@@ -508,6 +607,16 @@ def _encode(im: Image.Image, fmt: str, icc: bytes | None, options: EncodeOptions
         im.save(out, "WEBP", quality=options.webp_quality, method=options.webp_method, **extra)
     elif fmt == "PNG":
         im.save(out, "PNG", compress_level=6, **extra)
+    elif fmt == "AVIF":
+        # One thread: a media worker runs one process per core, so threads would only contend.
+        im.save(
+            out,
+            "AVIF",
+            quality=options.avif_quality,
+            speed=options.avif_speed,
+            max_threads=AVIF_THREADS,
+            **extra,
+        )
     else:
         raise ValueError(f"unknown rendition format {fmt}")
     return out.getvalue()

@@ -75,12 +75,23 @@ class Image(models.Model):
     # Set when its owner deletes it: hidden from then on (selectors), back on undo, and removed with
     # its files by the cleanup once MEDIA_DELETE_GRACE_SECONDS have passed (docs/deletion.md).
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Where the subject is, as fractions of the upright width and height (the centre by default):
+    # square crops are cut around it. Set by the owner on the detail page.
+    focal_x = models.FloatField(default=0.5)
+    focal_y = models.FloatField(default=0.5)
+    # The ThumbHash of the picture (base64, about 30 characters), made by the worker: pages show
+    # it blurred until the real picture arrives.
+    placeholder = models.CharField(max_length=64, blank=True)
+    # SHA-256 of the uploaded bytes (hex): the same bytes uploaded again by the same owner reuse
+    # this image's original and renditions instead of running the worker (services.image_upload).
+    content_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="image_owner_created"),
             models.Index(fields=["state", "created_at"], name="image_state_created"),
+            models.Index(fields=["owner", "content_sha256"], name="image_owner_content"),
             # The purge's scan: only the few deleted rows are in it.
             models.Index(
                 fields=["deleted_at"], name="image_deleted_at", condition=models.Q(deleted_at__isnull=False)
@@ -122,15 +133,24 @@ class Rendition(models.Model):
     class Name(models.TextChoices):
         LARGE = "large"
         MEDIUM = "medium"
+        SMALL = "small"
         THUMB = "thumb"
+        # Cut around the focal point: gallery tiles.
+        SQUARE = "square"
 
     class Format(models.TextChoices):
         JPEG = "JPEG"
         WEBP = "WEBP"
         PNG = "PNG"
+        AVIF = "AVIF"
 
-    EXTENSIONS = {Format.JPEG: "jpg", Format.WEBP: "webp", Format.PNG: "png"}
-    CONTENT_TYPES = {Format.JPEG: "image/jpeg", Format.WEBP: "image/webp", Format.PNG: "image/png"}
+    EXTENSIONS = {Format.JPEG: "jpg", Format.WEBP: "webp", Format.PNG: "png", Format.AVIF: "avif"}
+    CONTENT_TYPES = {
+        Format.JPEG: "image/jpeg",
+        Format.WEBP: "image/webp",
+        Format.PNG: "image/png",
+        Format.AVIF: "image/avif",
+    }
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="renditions")
     name = models.CharField(max_length=16, choices=Name.choices)

@@ -49,6 +49,19 @@ def images_of_owner(*, owner_id: int) -> QuerySet[Image]:
     return live_images().filter(owner_id=owner_id)
 
 
+def image_same_bytes(*, owner_id: int, digest: str) -> Image | None:
+    """The owner's first live, READY image made from these bytes by a job that succeeded: what a
+    new upload of them can reuse. Only this owner's images: nothing is ever shared across owners."""
+    return (
+        live_images()
+        .filter(
+            owner_id=owner_id, content_sha256=digest, state=Image.State.READY, job__state=Job.State.SUCCESS
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
 def batch_for_user(*, user: AbstractBaseUser, batch_id: int) -> UploadBatch | None:
     return UploadBatch.objects.filter(pk=batch_id, owner_id=user.pk).first()
 

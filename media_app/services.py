@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import secrets
 import time
@@ -35,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 TASK_NAME = "media_app.compress_image"
 JOB_KIND = "media.compress"
+SQUARE_TASK_NAME = "media_app.render_square"
+SQUARE_JOB_KIND = "media.square"
+MESSAGE_FOCUS_NOT_READY = "This picture is still being processed: set its focal point once it is ready."
 MESSAGE_ORIGINAL_MISSING = "The original file of this picture is missing. Please upload it again."
 MESSAGE_STORAGE_DOWN = "We could not reach our file storage, so this picture was not processed."
 MESSAGE_UNFINISHED = "Processing of this picture stopped unexpectedly. Please upload it again."
@@ -47,7 +52,12 @@ def file_storage():
 
 
 def rendition_specs() -> list[imaging.RenditionSpec]:
-    return [imaging.RenditionSpec(name, side) for name, side in settings.MEDIA_RENDITION_SIZES.items()]
+    ladder = [imaging.RenditionSpec(name, side) for name, side in settings.MEDIA_RENDITION_SIZES.items()]
+    return [*ladder, square_spec()]
+
+
+def square_spec() -> imaging.RenditionSpec:
+    return imaging.RenditionSpec(Rendition.Name.SQUARE, settings.MEDIA_SQUARE_SIZE, square=True)
 
 
 def encode_options() -> imaging.EncodeOptions:
@@ -55,7 +65,14 @@ def encode_options() -> imaging.EncodeOptions:
         jpeg_quality=settings.MEDIA_JPEG_QUALITY,
         webp_quality=settings.MEDIA_WEBP_QUALITY,
         webp_method=settings.MEDIA_WEBP_METHOD,
+        avif_quality=settings.MEDIA_AVIF_QUALITY,
+        avif_speed=settings.MEDIA_AVIF_SPEED,
+        avif_max_side=settings.MEDIA_AVIF_MAX_SIDE,
     )
+
+
+def _focal(image: Image) -> imaging.FocalPoint:
+    return imaging.FocalPoint(image.focal_x, image.focal_y)
 
 
 # --- upload -------------------------------------------------------------------------------------
@@ -76,6 +93,12 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
     Several files make one UploadBatch, whose owner is notified once when all are done. If the
     broker is down, BrokerUnavailable leaves this function after the rows are committed (the view
     answers 503; the re-dispatcher sends the jobs later).
+
+    Bytes this owner uploaded before (same SHA-256) whose image is READY are not stored or
+    processed again: the new image shares that image's original and renditions and its finished
+    job (``image.reused`` is True), so no worker runs. Only the owner's own images are looked at;
+    two rows may then name one stored file, and a file goes only when no row uses it
+    (docs/deletion.md).
     """
     if not uploads:
         raise ValueError("nothing to upload")
@@ -83,17 +106,16 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
     # Before a byte is stored; the charge in the transaction below is the exact one.
     quotas.storage_check(user_id=owner.pk, nbytes=total)
     storage = file_storage()
-    stored: list[tuple[Upload, str]] = []
+    digests = [_digest(upload.file) for upload in uploads]
+    sources = {d: selectors.image_same_bytes(owner_id=owner.pk, digest=d) for d in set(digests)}
+    stored: list[str] = []
+    names: list[str | None] = []
     try:
-        for upload in uploads:
-            upload.file.seek(0)
-            # The field's upload_to makes the random name; only the extension comes from us.
-            name = Image._meta.get_field("original").generate_filename(
-                Image(owner=owner), f"original.{upload.probe.extension}"
-            )
-            stored.append((upload, storage.save(name, upload.file)))
+        for upload, digest in zip(uploads, digests, strict=True):
+            names.append(None if sources[digest] else _store_original(storage, owner, upload))
+            stored.extend(n for n in names[-1:] if n)
     except BaseException as exc:
-        _delete_files([name for _, name in stored])
+        _delete_files(stored)
         if isinstance(exc, STORAGE_ERRORS):
             raise StorageUnavailable(f"storing an upload: {exc}") from exc
         raise
@@ -105,7 +127,15 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
             # First: a racing upload waits here on the usage row's lock, then sees this one's bytes.
             quotas.storage_charge(user_id=owner.pk, nbytes=total)
             batch = UploadBatch.objects.create(owner=owner)
-            for upload, name in stored:
+            for upload, digest, name in zip(uploads, digests, names, strict=True):
+                if name is None:
+                    copy = _reuse(source_pk=sources[digest].pk, owner=owner, upload=upload, batch=batch)
+                    if copy is not None:
+                        images.append(copy)
+                        continue
+                    # That image went away meanwhile: store and process these bytes after all.
+                    name = _store_original(storage, owner, upload)
+                    stored.append(name)
                 image = Image.objects.create(
                     owner=owner,
                     title=upload.title,
@@ -114,18 +144,92 @@ def image_upload(*, owner: AbstractBaseUser, uploads: list[Upload]) -> list[Imag
                     original_width=upload.probe.width,
                     original_height=upload.probe.height,
                     original_bytes=upload.file.size,
+                    content_sha256=digest,
                     batch=batch,
                 )
                 image.job = job_create(owner=owner, kind=JOB_KIND, task_name=TASK_NAME, args=[image.pk])
                 # One UPDATE, without a model save's signals and field walk: this is the request path.
                 Image.objects.filter(pk=image.pk).update(job=image.job)
+                image.reused = False
                 images.append(image)
+            if all(image.reused for image in images):
+                # Ready as it is answered: no "your images are ready" to send (and so no email
+                # job either: nothing of this upload runs on a worker).
+                UploadBatch.objects.filter(pk=batch.pk).update(notified_at=timezone.now())
     except BaseException:
         # BrokerUnavailable comes after the commit: then the rows exist and keep their files.
-        if not images or not Image.objects.filter(pk=images[0].pk).exists():
-            _delete_files([name for _, name in stored])
+        committed = [i for i in images if not i.reused]
+        if not committed or not Image.objects.filter(pk=committed[0].pk).exists():
+            _delete_files(stored)  # only files this call stored, never a reused one
         raise
     return images
+
+
+def _digest(file: UploadedFile) -> str:
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
+
+
+def _store_original(storage, owner: AbstractBaseUser, upload: Upload) -> str:
+    upload.file.seek(0)
+    # The field's upload_to makes the random name; only the extension comes from us.
+    name = Image._meta.get_field("original").generate_filename(
+        Image(owner=owner), f"original.{upload.probe.extension}"
+    )
+    return storage.save(name, upload.file)
+
+
+def _reuse(*, source_pk: int, owner: AbstractBaseUser, upload: Upload, batch: UploadBatch) -> Image | None:
+    """A new READY image sharing the files of the owner's image ``source_pk``; None if that one is
+    no longer live and READY. The source's row is locked first, so neither a purge nor a re-run
+    swapping its renditions can delete a file between this check and the commit: whichever commits
+    later sees the other's rows when it checks references."""
+    source = (
+        Image.objects.select_for_update()
+        .filter(pk=source_pk, owner_id=owner.pk, deleted_at__isnull=True, state=Image.State.READY)
+        .first()
+    )
+    if source is None or not Job.objects.filter(pk=source.job_id, state=Job.State.SUCCESS).exists():
+        return None
+    copy = Image.objects.create(
+        owner=owner,
+        title=upload.title,
+        original=source.original.name,
+        original_format=source.original_format,
+        original_width=source.original_width,
+        original_height=source.original_height,
+        original_bytes=upload.file.size,
+        content_sha256=source.content_sha256,
+        state=Image.State.READY,
+        bytes_in=source.bytes_in,
+        bytes_out=source.bytes_out,
+        placeholder=source.placeholder,
+        focal_x=source.focal_x,
+        focal_y=source.focal_y,
+        batch=batch,
+        # The finished job whose result these files are: the upload answers with it.
+        job_id=source.job_id,
+        processed_at=timezone.now(),
+    )
+    Rendition.objects.bulk_create(
+        [
+            Rendition(
+                image=copy,
+                name=r.name,
+                format=r.format,
+                file=r.file.name,
+                width=r.width,
+                height=r.height,
+                bytes=r.bytes,
+            )
+            for r in Rendition.objects.filter(image_id=source.pk)
+        ]
+    )
+    copy.reused = True
+    return copy
 
 
 # --- compress -----------------------------------------------------------------------------------
@@ -140,48 +244,26 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
     process raises HumanError (never retried).
     """
     started = time.monotonic()
-    storage = file_storage()
     Image.objects.filter(pk=image.pk, state=Image.State.PENDING).update(state=Image.State.PROCESSING)
-
-    try:
-        with storage.open(image.original.name, "rb") as fh:
-            data = fh.read()
-    except STORAGE_ERRORS as exc:
-        if _is_missing(exc):
-            image_fail(image_id=image.pk, error=MESSAGE_ORIGINAL_MISSING)
-            raise HumanError(MESSAGE_ORIGINAL_MISSING) from exc
-        raise TransientError(f"reading {image.original.name}: {exc}") from exc
-
+    data = _read_original(image)
     specs = rendition_specs()
-    steps = 2 + 2 * len(specs)  # decode, every encode, then storing the files
+    focal = _focal(image)
     try:
         result = imaging.render(
             data,
             specs=specs,
             options=encode_options(),
+            focal=focal,
             max_pixels=settings.MEDIA_MAX_PIXELS,
-            progress=(lambda done, _total: progress(done, steps)) if progress else None,
+            # One more step than imaging counts: storing the files.
+            progress=(lambda done, total: progress(done, total + 1)) if progress else None,
         )
     except imaging.ImageRejected as exc:
         image_fail(image_id=image.pk, error=exc.message)
         raise HumanError(exc.message) from exc
 
-    token = secrets.token_hex(6)
-    folder = f"{STORAGE_PREFIX}renditions/{image.owner_id}/{image.pk}/{token}"
-    written: list[tuple[imaging.RenditionData, str]] = []
-    try:
-        for rendition in result.renditions:
-            ext = Rendition.EXTENSIONS[rendition.format]
-            name = storage.save(f"{folder}/{rendition.name}.{ext}", ContentFile(rendition.data))
-            written.append((rendition, name))
-    except BaseException as exc:
-        # Nothing half-made stays behind: not on a storage error, nor on a time limit.
-        _delete_files([name for _, name in written])
-        if isinstance(exc, STORAGE_ERRORS):
-            raise TransientError(f"writing renditions of image {image.pk}: {exc}") from exc
-        raise
-
-    largest = max(specs, key=lambda spec: spec.max_side).name
+    written = _write_renditions(image, result.renditions)
+    largest = max((s for s in specs if not s.square), key=lambda spec: spec.max_side).name
     bytes_out = min(len(r.data) for r, _ in written if r.name == largest)
     with transaction.atomic():
         current = Image.objects.select_for_update().filter(pk=image.pk).first()
@@ -199,11 +281,15 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
             original_height=result.height,
             bytes_in=len(data),
             bytes_out=bytes_out,
+            placeholder=base64.b64encode(result.placeholder).decode(),
             processing_ms=round((time.monotonic() - started) * 1000),
             processed_at=timezone.now(),
         )
+        if _focal(current) != focal:
+            # The owner moved the focal point while we worked: cut the squares again.
+            _square_job(current)
     if progress:
-        progress(steps, steps)
+        progress(len(result.renditions) + 2, len(result.renditions) + 2)
     batch_settle(batch_id=image.batch_id)
     return {
         "image_id": image.pk,
@@ -211,6 +297,39 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
         "bytes_in": len(data),
         "bytes_out": bytes_out,
     }
+
+
+def _read_original(image: Image) -> bytes:
+    try:
+        with file_storage().open(image.original.name, "rb") as fh:
+            return fh.read()
+    except STORAGE_ERRORS as exc:
+        if _is_missing(exc):
+            image_fail(image_id=image.pk, error=MESSAGE_ORIGINAL_MISSING)
+            raise HumanError(MESSAGE_ORIGINAL_MISSING) from exc
+        raise TransientError(f"reading {image.original.name}: {exc}") from exc
+
+
+def _write_renditions(
+    image: Image, renditions: list[imaging.RenditionData]
+) -> list[tuple[imaging.RenditionData, str]]:
+    """Store the files under a fresh folder, so no run ever overwrites another's."""
+    storage = file_storage()
+    token = secrets.token_hex(6)
+    folder = f"{STORAGE_PREFIX}renditions/{image.owner_id}/{image.pk}/{token}"
+    written: list[tuple[imaging.RenditionData, str]] = []
+    try:
+        for rendition in renditions:
+            ext = Rendition.EXTENSIONS[rendition.format]
+            name = storage.save(f"{folder}/{rendition.name}.{ext}", ContentFile(rendition.data))
+            written.append((rendition, name))
+    except BaseException as exc:
+        # Nothing half-made stays behind: not on a storage error, nor on a time limit.
+        _delete_files([name for _, name in written])
+        if isinstance(exc, STORAGE_ERRORS):
+            raise TransientError(f"writing renditions of image {image.pk}: {exc}") from exc
+        raise
+    return written
 
 
 def _row(image: Image, rendition: imaging.RenditionData, name: str) -> Rendition:
@@ -293,6 +412,71 @@ def images_recompress(*, images: Iterable[Image]) -> int:
             Image.objects.filter(pk=image.pk).update(job=job, state=Image.State.PENDING, error="")
         count += 1
     return count
+
+
+# --- focal point --------------------------------------------------------------------------------
+
+
+def image_set_focus(*, image: Image, x: float, y: float) -> Job | None:
+    """Move an image's focal point (fractions 0..1 of its upright width and height) and queue
+    its squares to be cut again. Returns that job, or None when the point did not move (so the
+    same change sent twice makes one job). HumanError while the image is not READY."""
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise ValueError("the focal point is outside the picture")
+    with transaction.atomic():
+        current = Image.objects.select_for_update().filter(pk=image.pk).first()
+        if current is None:
+            return None
+        if current.state != Image.State.READY:
+            raise HumanError(MESSAGE_FOCUS_NOT_READY)
+        if (current.focal_x, current.focal_y) == (x, y):
+            return None
+        Image.objects.filter(pk=image.pk).update(focal_x=x, focal_y=y)
+        image.focal_x, image.focal_y = x, y
+        return _square_job(current)
+
+
+def _square_job(image: Image) -> Job:
+    return job_create(
+        owner=image.owner,
+        kind=SQUARE_JOB_KIND,
+        task_name=SQUARE_TASK_NAME,
+        args=[image.pk],
+        defer_if_broker_down=True,
+    )
+
+
+def image_render_square(*, image: Image) -> dict[str, object]:
+    """Cut the square renditions around the image's current focal point and swap them in.
+
+    Idempotent like image_compress: fresh names, one transaction replacing the previous squares.
+    A run whose focal point was moved meanwhile throws its files away: the move queued a newer
+    run, which will cut the right squares."""
+    if image.state != Image.State.READY:
+        return {"image_id": image.pk, "skipped": "not ready"}
+    data = _read_original(image)
+    focal = _focal(image)
+    try:
+        result = imaging.render(
+            data,
+            specs=[square_spec()],
+            options=encode_options(),
+            focal=focal,
+            max_pixels=settings.MEDIA_MAX_PIXELS,
+            placeholder=False,
+        )
+    except imaging.ImageRejected as exc:
+        # It was READY, so its original decoded before: say so, without failing the image.
+        raise HumanError(exc.message) from exc
+    written = _write_renditions(image, result.renditions)
+    with transaction.atomic():
+        current = Image.objects.select_for_update().filter(pk=image.pk).first()
+        if current is None or _focal(current) != focal or current.state != Image.State.READY:
+            transaction.on_commit(lambda: _delete_files([name for _, name in written]))
+            return {"image_id": image.pk, "skipped": "deleted" if current is None else "superseded"}
+        current.renditions.filter(name=Rendition.Name.SQUARE).delete()
+        Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
+    return {"image_id": image.pk, "renditions": len(written), "focal": [focal.x, focal.y]}
 
 
 # --- delete -------------------------------------------------------------------------------------

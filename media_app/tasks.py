@@ -49,3 +49,23 @@ def compress_image(self, image_id: int) -> dict:
         if countdown is None:
             raise HumanError(services.MESSAGE_STORAGE_DOWN) from exc
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(
+    name="media_app.render_square",
+    base=JobTask,
+    bind=True,
+    max_retries=storage.retry_max(),
+)
+def render_square(self, image_id: int) -> dict:
+    """Cut an image's squares again around its focal point (after the owner moved it)."""
+    image = selectors.image_for_work(image_id=image_id)
+    if image is None:
+        return {"image_id": image_id, "skipped": "deleted"}
+    try:
+        return services.image_render_square(image=image)
+    except TransientError as exc:
+        countdown = storage.retry_countdown(self.request.retries)
+        if countdown is None:
+            raise HumanError(services.MESSAGE_STORAGE_DOWN) from exc
+        raise self.retry(exc=exc, countdown=countdown) from exc

@@ -9,6 +9,7 @@ urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("<id:pk>/", views.detail, name="detail"),
     path("<id:pk>/delete/", views.delete, name="delete"),
+    path("<id:pk>/focus/", views.focus, name="focus"),
     path("<id:pk>/original", views.original, name="original"),
     path("<id:pk>/<slug:name>.<slug:ext>", views.rendition, name="rendition"),
 ]

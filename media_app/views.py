@@ -13,11 +13,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from config.accounts import quotas
 from config.accounts.views import too_many
 from config.core.converters import parse_id
+from config.core.errors import HumanError
 from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
 
 from . import imaging, selectors, services
-from .forms import UploadForm
+from .forms import FocusForm, UploadForm
 from .models import Image, Rendition
 from .uploads import SizeLimitUploadHandler
 
@@ -41,16 +42,65 @@ def _see_other(url: str) -> HttpResponseRedirect:
 # --- presentation -------------------------------------------------------------------------------
 
 
-def rendition_url(image_id: int, name: str, fmt: str) -> str:
-    return reverse("media_app:rendition", args=[image_id, name, Rendition.EXTENSIONS[fmt]])
+def rendition_url(image_id: int, name: str, fmt: str, version: int | None = None) -> str:
+    url = reverse("media_app:rendition", args=[image_id, name, Rendition.EXTENSIONS[fmt]])
+    # Each rendition row has its own URL: a square cut again (same name) is never a cached old one.
+    return f"{url}?v={version}" if version else url
 
 
 def status_url(image: Image) -> str | None:
     return reverse("task_status", args=[image.job.task_id]) if image.job else None
 
 
+# What each <source> offers, best first; the <img> itself takes the fallback (JPEG, or PNG).
+SOURCE_TYPES = (("AVIF", "image/avif"), ("WEBP", "image/webp"))
+# The slot each picture fills (app.css and media.css): the browser picks from srcset by it.
+SIZES_LARGE = "(max-width: 600px) calc(100vw - 66px), (max-width: 1100px) calc(100vw - 82px), 1018px"
+SIZES_TILE = "(max-width: 600px) calc(50vw - 20px), 260px"
+SIZES_LISTED = "160px"
+
+
+def _srcset(renditions: list[Rendition], image_id: int) -> str:
+    return ", ".join(
+        f"{rendition_url(image_id, r.name, r.format, r.pk)} {r.width}w"
+        for r in sorted(renditions, key=lambda r: r.width)
+    )
+
+
+def _picture(image: Image, renditions: list[Rendition], sizes: str) -> dict | None:
+    """A <picture> over some renditions: a <source> per modern format, the fallback in <img>."""
+    if not renditions:
+        return None
+    by_format: dict[str, list[Rendition]] = {}
+    for r in renditions:
+        by_format.setdefault(r.format, []).append(r)
+    fallback = by_format.get(Rendition.Format.JPEG) or by_format.get(Rendition.Format.PNG) or renditions
+    widest = max(fallback, key=lambda r: r.width)
+    # The <img src> for browsers without srcset: the medium size, else the widest there is.
+    plain = next((r for r in fallback if r.name == Rendition.Name.MEDIUM), widest)
+    return {
+        "sources": [
+            (mime, _srcset(by_format[fmt], image.pk)) for fmt, mime in SOURCE_TYPES if fmt in by_format
+        ],
+        "srcset": _srcset(fallback, image.pk),
+        "src": rendition_url(image.pk, plain.name, plain.format, plain.pk),
+        "sizes": sizes,
+        "width": widest.width,
+        "height": widest.height,
+    }
+
+
+def _ladder(image: Image) -> list[Rendition]:
+    return [r for r in image.renditions.all() if r.name != Rendition.Name.SQUARE]
+
+
+def _named(image: Image, name: str) -> list[Rendition]:
+    return [r for r in image.renditions.all() if r.name == name]
+
+
 def image_payload(image: Image) -> dict:
     renditions = sorted(image.renditions.all(), key=lambda r: (-r.width, r.format))
+    ladder = _ladder(image)
     return {
         "id": image.pk,
         "title": image.title,
@@ -66,13 +116,21 @@ def image_payload(image: Image) -> dict:
             {
                 "name": r.name,
                 "format": r.format,
-                "url": rendition_url(image.pk, r.name, r.format),
+                "url": rendition_url(image.pk, r.name, r.format, r.pk),
                 "width": r.width,
                 "height": r.height,
                 "bytes": r.bytes,
             }
             for r in renditions
         ],
+        # Every width of the resized ladder, and per format the srcset a page would use.
+        "widths": sorted({r.width for r in ladder}),
+        "srcset": {
+            fmt: _srcset([r for r in ladder if r.format == fmt], image.pk)
+            for fmt in sorted({r.format for r in ladder})
+        },
+        "placeholder": {"thumbhash": image.placeholder} if image.placeholder else None,
+        "focal_point": {"x": image.focal_x, "y": image.focal_y},
         "saving_percent": image.saving_percent,
         "error": image.current_error or None,
         "task_id": image.job.task_id if image.job else None,
@@ -81,24 +139,16 @@ def image_payload(image: Image) -> dict:
     }
 
 
-def _pictures(image: Image) -> dict[str, dict]:
-    """Per rendition name: the WebP source and the fallback (JPEG, or PNG when transparent)."""
-    pictures: dict[str, dict] = {}
-    for r in image.renditions.all():
-        entry = pictures.setdefault(r.name, {"width": r.width, "height": r.height, "bytes": {}})
-        url = rendition_url(image.pk, r.name, r.format)
-        entry["webp" if r.format == Rendition.Format.WEBP else "fallback"] = url
-        entry["bytes"][r.format] = r.bytes
-    return pictures
-
-
 def _tile(image: Image) -> dict:
     state = image.current_state
+    # Tiles are the square cut around the focal point; images made before squares existed show
+    # their thumbnail, cropped by CSS.
+    square = _named(image, Rendition.Name.SQUARE) or _named(image, Rendition.Name.THUMB)
     return {
         "image": image,
         "state": state,
         "state_css": STATE_CSS[state],
-        "thumb": _pictures(image).get("thumb"),
+        "thumb": _picture(image, square, SIZES_TILE),
         "status_url": status_url(image),
     }
 
@@ -178,14 +228,23 @@ def _upload(request, limiter: SizeLimitUploadHandler):
             "image_id": first.pk,
             "task_id": first.job.task_id,
             "status_url": status_url(first),
+            # reused: the same bytes were uploaded before; this image shares that one's finished
+            # job and files, so it is READY already (the status URL answers SUCCESS at once).
+            "reused": first.reused,
             "images": [
-                {"image_id": i.pk, "task_id": i.job.task_id, "status_url": status_url(i)} for i in images
+                {"image_id": i.pk, "task_id": i.job.task_id, "status_url": status_url(i), "reused": i.reused}
+                for i in images
             ],
             "batch_id": batch_id,
         }
         return JsonResponse(body, status=202)
     if len(images) == 1:
-        messages.success(request, "Uploaded. Your picture is being compressed.")
+        messages.success(
+            request,
+            "You uploaded this picture before: it is ready."
+            if first.reused
+            else "Uploaded. Your picture is being compressed.",
+        )
         return _see_other(reverse("media_app:detail", args=[first.pk]))
     messages.success(request, f"Uploaded {len(images)} pictures. We will tell you when all are ready.")
     return _see_other(f"{reverse('media_app:gallery')}?batch={batch_id}")
@@ -215,8 +274,18 @@ def detail(request, pk: int):
         raise Http404
     if wants_json(request):
         return JsonResponse(image_payload(image))
+    return _detail_page(request, image, FocusForm(initial={"x": image.focal_x, "y": image.focal_y}))
+
+
+def _detail_page(request, image: Image, focus_form: FocusForm, status: int = 200):
     state = image.current_state
-    pictures = _pictures(image)
+    listed = []
+    for name in [*settings.MEDIA_RENDITION_SIZES, Rendition.Name.SQUARE]:
+        rows = _named(image, name)
+        if rows:
+            formats = sorted(rows, key=lambda r: r.format)
+            links = [(r.format, rendition_url(image.pk, r.name, r.format, r.pk), r.bytes) for r in formats]
+            listed.append((name, _picture(image, rows, SIZES_LISTED), links))
     return render(
         request,
         "media_app/detail.html",
@@ -227,12 +296,47 @@ def detail(request, pk: int):
             "is_final": state in Image.FINAL_STATES,
             "percent": _percent(image),
             "status_url": status_url(image),
-            "pictures": [
-                (name, pictures[name]) for name in settings.MEDIA_RENDITION_SIZES if name in pictures
-            ],
-            "large": pictures.get("large"),
+            "pictures": listed,
+            "large": _picture(image, _ladder(image), SIZES_LARGE),
+            "square": _picture(image, _named(image, Rendition.Name.SQUARE), SIZES_LISTED),
+            "focus_form": focus_form,
+            "focal_percent": (round(image.focal_x * 100, 1), round(image.focal_y * 100, 1)),
         },
+        status=status,
     )
+
+
+@require_POST
+def focus(request, pk: int):
+    """Move the focal point: 202 with the job that cuts the squares again (200 if it did not move)."""
+    image = selectors.image_for_user(user=request.user, image_id=pk)
+    if image is None:
+        raise Http404
+    form = FocusForm(request.POST)
+    if not form.is_valid():
+        if wants_json(request):
+            errors = {f: [e["message"] for e in errs] for f, errs in form.errors.get_json_data().items()}
+            return JsonResponse({"errors": errors}, status=400)
+        return _detail_page(request, image, form, status=400)
+    try:
+        job = services.image_set_focus(image=image, x=form.cleaned_data["x"], y=form.cleaned_data["y"])
+    except HumanError as exc:
+        if wants_json(request):
+            return JsonResponse({"error": exc.message}, status=409)
+        messages.error(request, exc.message)
+        return _see_other(reverse("media_app:detail", args=[pk]))
+    if wants_json(request):
+        body = {
+            "focal_point": {"x": image.focal_x, "y": image.focal_y},
+            "task_id": job.task_id if job else None,
+            "status_url": reverse("task_status", args=[job.task_id]) if job else None,
+        }
+        return JsonResponse(body, status=202 if job else 200)
+    messages.success(
+        request,
+        "Focal point saved. The square crops are being cut again." if job else "Focal point unchanged.",
+    )
+    return _see_other(reverse("media_app:detail", args=[pk]))
 
 
 def _percent(image: Image) -> float | None:

@@ -33,6 +33,7 @@ def measures():
         ("load_status_p99_vs_bare_view", measures_media.load_status_latency, "ms", "<= 2.0"),
         ("upload_p99_vs_bare_upload", measures_media.upload_latency, "ms", "<= 1.5"),
         ("compress_vs_bare_pillow", measures_media.compress_time, "s", "<= 1.3"),
+        ("dedup_upload_to_ready_vs_fresh", measures_media.dedup_upload_to_ready, "s", "<= 0.1"),
         ("media_worker_rss_growth", measures_media.worker_rss_growth, "×", "<= 1.3"),
         ("export_vs_bare_openpyxl", measures_reports.export_all, "rows/s", ">= 0.8"),
         ("csv_writer_vs_bare_csv", measures_reports.csv_all, "rows/s", ">= 0.8"),

@@ -12,7 +12,7 @@ import re
 import time
 from urllib.parse import urlencode
 
-from tests.loadgen import multipart
+from tests.loadgen import UPLOAD_SEQ, distinct, multipart
 
 
 class WebClient:
@@ -74,7 +74,9 @@ class WebClient:
         assert status == 302 and "sessionid" in self.cookies, f"login answered {status}"
 
     def upload(self, filename: str, content: bytes, *, timeout: float | None = None) -> tuple[int, dict]:
-        body, content_type = multipart("image", filename, content)
+        # Every upload is fresh work: the same bytes again by the same owner would reuse the
+        # first upload's renditions, with no worker involved.
+        body, content_type = multipart("image", filename, distinct(content, f"host {next(UPLOAD_SEQ)}"))
         status, _, data = self.request(
             "POST", "/media/upload/", body=body, headers={"Content-Type": content_type}, timeout=timeout
         )

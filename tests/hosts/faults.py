@@ -20,6 +20,8 @@ from tests.hosts.scenarios import PASSWORD
 from tests.testdata import TESTDATA
 
 PHOTO = TESTDATA / "images" / "photos" / "Landscape_6.jpg"
+# Its renditions: 4 widths and the square, AVIF for all but the 2048 slot.
+PHOTO_RENDITIONS = 14
 # config.ops.beat: the lease, a standby's sleep, and beat's longest tick (CELERY_BEAT_MAX_LOOP_INTERVAL).
 BEAT_LEASE_SECONDS = 30
 BEAT_STANDBY_SLEEP = 5
@@ -60,7 +62,7 @@ def _wait_jobs_final(fleet: Fleet, task_ids: list[str], timeout: float) -> dict[
 
 
 def _rendition_sets(fleet: Fleet, task_ids: list[str]) -> dict[int, int]:
-    """Renditions in the bucket per image of these jobs (6 = one set)."""
+    """Renditions in the bucket per image of these jobs (14 = one set)."""
     rows = fleet.sql(
         "SELECT i.id, i.owner_id FROM media_app_image i JOIN core_job j ON j.id = i.job_id "
         "WHERE j.task_id = ANY(%s)",
@@ -75,7 +77,7 @@ def _media_figures(fleet: Fleet, task_ids: list[str]) -> dict:
     return {
         "jobs": len(task_ids),
         "lost": sum(1 for t in task_ids if states.get(t) != "SUCCESS"),
-        "duplicated": sum(max(0, n - 6) for n in sets.values()),
+        "duplicated": sum(max(0, n - PHOTO_RENDITIONS) for n in sets.values()),
         "images_without_renditions": sum(1 for n in sets.values() if n == 0),
     }
 

@@ -10,6 +10,8 @@ from tests.hosts.fleet import HOST_VAR_DIR, Fleet
 from tests.testdata import TESTDATA
 
 PASSWORD = "hosts-pass-123!"
+# The renditions of an 1800 x 1200 photo: 4 widths and the square; AVIF for all but the 2048 slot.
+PHOTO_RENDITIONS = 14
 
 
 def _client(fleet: Fleet) -> WebClient:
@@ -77,7 +79,9 @@ def photo_and_export(fleet: Fleet) -> dict:
     renditions = [
         f for (f,) in fleet.sql("SELECT file FROM media_app_rendition WHERE image_id = %s", (detail["id"],))
     ]
-    assert len(renditions) == 6 and all(fleet.s3_keys(f) == [f] for f in renditions), renditions
+    assert len(renditions) == PHOTO_RENDITIONS and all(fleet.s3_keys(f) == [f] for f in renditions), (
+        renditions
+    )
     for r in detail["renditions"]:
         code, headers, content = client.request("GET", r["url"], headers={"Accept": "*/*"})
         assert code == 200 and len(content) == r["bytes"], (r, code)
@@ -106,7 +110,7 @@ def photo_and_export(fleet: Fleet) -> dict:
         "jobs": len(jobs),
         "faults": 0,
         "lost": sum(1 for state, _ in jobs if state != "SUCCESS"),
-        "duplicated": sum(1 for _, attempts in jobs if attempts != 1) + (len(renditions) - 6),
+        "duplicated": sum(1 for _, attempts in jobs if attempts != 1) + (len(renditions) - PHOTO_RENDITIONS),
         "upload_seconds": round(upload_s, 3),
         "upload_to_ready_seconds": round(ready_s, 3),
         "export_seconds": round(export_s, 3),
@@ -143,13 +147,13 @@ def media_host_cut_off_mid_compression(fleet: Fleet) -> dict:
     rows = [f for (f,) in fleet.sql("SELECT file FROM media_app_rendition WHERE image_id = %s", (image_id,))]
     [(owner,)] = fleet.sql("SELECT owner_id FROM media_app_image WHERE id = %s", (image_id,))
     stored = fleet.s3_keys(f"media/renditions/{owner}/{image_id}/")
-    assert len(rows) == 6 and sorted(rows) == stored, (rows, stored)
+    assert len(rows) == PHOTO_RENDITIONS and sorted(rows) == stored, (rows, stored)
     return {
         "scenario": "media_host_cut_off_mid_compression",
         "jobs": 1,
         "faults": 1,
         "lost": 0,
-        "duplicated": len(stored) - 6,
+        "duplicated": len(stored) - PHOTO_RENDITIONS,
         "state_when_cut": state,
         "attempts": attempts,
         "cut_seconds": 30,

@@ -63,3 +63,13 @@ def tiny_jpeg_claiming(photo: Path, size: int = 7000) -> bytes:
     sof = data.index(b"\xff\xc0")
     data[sof + 5 : sof + 9] = size.to_bytes(2, "big") * 2  # height, width
     return bytes(data)
+
+
+# What a photo larger than 1024 px gets (settings.MEDIA_RENDITION_SIZES, the square and AVIF up to
+# MEDIA_AVIF_MAX_SIDE): every width in its fallback and WebP, and AVIF but for "large".
+def expected_renditions(fallback: str = "JPEG", *, avif_large: bool = False) -> set[tuple[str, str]]:
+    made = {("large", fallback), ("large", "WEBP")} | ({("large", "AVIF")} if avif_large else set())
+    return made | {(n, f) for n in ("medium", "small", "thumb", "square") for f in (fallback, "WEBP", "AVIF")}
+
+
+PHOTO_RENDITIONS = len(expected_renditions())  # 14

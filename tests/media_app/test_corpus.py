@@ -3,13 +3,14 @@ each file ending as testdata/README.md says."""
 
 from __future__ import annotations
 
+import base64
 import io
 
 import pytest
 from django.conf import settings
 from PIL import Image as PILImage
 
-from media_app import imaging
+from media_app import imaging, thumbhash
 from media_app.models import Image, Rendition
 from tests.media_app.conftest import JSON, post_upload, stored_files
 
@@ -84,7 +85,7 @@ def test_every_corpus_file_ends_as_the_readme_says(celery_worker, owner_client, 
         jobs[path.name] = response.json()
     assert Image.objects.filter(owner=user).count() == len(jobs)
 
-    sizes = settings.MEDIA_RENDITION_SIZES
+    sizes = {**settings.MEDIA_RENDITION_SIZES, "square": settings.MEDIA_SQUARE_SIZE}
     for name, body in jobs.items():
         job = wait_job(body["task_id"], timeout=120)
         image = Image.objects.get(pk=body["image_id"])
@@ -102,9 +103,19 @@ def test_every_corpus_file_ends_as_the_readme_says(celery_worker, owner_client, 
         assert image.state == "READY" and detail["state"] == "READY", name
         renditions = list(image.renditions.all())
         fallback = "PNG" if name in WITH_ALPHA else "JPEG"
-        assert {(r.name, r.format) for r in renditions} == {
+        # Every size in the fallback and WebP; AVIF for every file whose longest side is within
+        # MEDIA_AVIF_MAX_SIDE (the corpus's photos are 1800 px, so their "large" has none).
+        assert {(r.name, r.format) for r in renditions if r.format != "AVIF"} == {
             (n, f) for n in sizes for f in (fallback, "WEBP")
         }, name
+        assert {r.name for r in renditions if r.format == "AVIF"} == {
+            r.name for r in renditions if max(r.width, r.height) <= settings.MEDIA_AVIF_MAX_SIDE
+        }, name
+        assert {r.name for r in renditions if r.format == "AVIF"} >= {"thumb", "square"}, name
+        # The placeholder decodes, to the picture's shape.
+        w, h, _ = thumbhash.decode(base64.b64decode(image.placeholder))
+        if image.original_width != image.original_height:
+            assert (w > h) == (image.original_width > image.original_height), name
         assert sorted(r.file.name for r in renditions) == stored_files(
             f"media/renditions/{user.pk}/{image.pk}"
         )
@@ -113,6 +124,10 @@ def test_every_corpus_file_ends_as_the_readme_says(celery_worker, owner_client, 
             where = (name, r.name, r.format)
             assert im.format == r.format and im.size == (r.width, r.height), where
             assert max(im.size) <= sizes[r.name], where
+            if r.name == "square":
+                assert (
+                    im.width == im.height == min(sizes["square"], image.original_width, image.original_height)
+                )
             assert im.width <= image.original_width and im.height <= image.original_height, where
             exif = im.getexif()
             assert 0x0112 not in exif and 0x8825 not in exif and len(exif) == 0, where
@@ -125,7 +140,7 @@ def test_every_corpus_file_ends_as_the_readme_says(celery_worker, owner_client, 
                 assert im.mode == "RGB", where
             if name in WITH_ICC:
                 assert im.info.get("icc_profile"), where
-            if name.startswith(("Landscape", "Portrait")):
+            if name.startswith(("Landscape", "Portrait")) and r.name != "square":
                 # Upright whatever the EXIF Orientation was.
                 assert (im.width > im.height) == name.startswith("Landscape"), where
         if name.startswith("Landscape"):

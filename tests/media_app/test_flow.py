@@ -14,7 +14,15 @@ from PIL import Image as PILImage
 from config.core.models import Job
 from media_app import services
 from media_app.models import Image, Rendition, UploadBatch
-from tests.media_app.conftest import HTML, JSON, as_upload, post_upload, stored_files
+from tests.media_app.conftest import (
+    HTML,
+    JSON,
+    PHOTO_RENDITIONS,
+    as_upload,
+    expected_renditions,
+    post_upload,
+    stored_files,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 GRACE = settings.MEDIA_DELETE_GRACE_SECONDS
@@ -59,10 +67,13 @@ def test_json_upload_answers_202_then_the_worker_makes_renditions(
         "format": "JPEG",
     }
     got = {(r["name"], r["format"]): r for r in detail["renditions"]}
-    assert set(got) == {(n, f) for n in ("large", "medium", "thumb") for f in ("JPEG", "WEBP")}
+    assert set(got) == expected_renditions()
     assert (got["large", "JPEG"]["width"], got["large", "JPEG"]["height"]) == (1800, 1200)
     assert (got["medium", "WEBP"]["width"], got["medium", "WEBP"]["height"]) == (1024, 683)
+    assert (got["small", "AVIF"]["width"], got["small", "AVIF"]["height"]) == (640, 427)
     assert (got["thumb", "JPEG"]["width"], got["thumb", "JPEG"]["height"]) == (256, 171)
+    assert (got["square", "AVIF"]["width"], got["square", "AVIF"]["height"]) == (512, 512)
+    assert detail["widths"] == [256, 640, 1024, 1800]
 
     image.refresh_from_db()
     assert image.bytes_in == detail["original"]["bytes"]
@@ -73,14 +84,18 @@ def test_json_upload_answers_202_then_the_worker_makes_renditions(
     for r in detail["renditions"]:
         served = owner_client.get(r["url"])
         assert served.status_code == 200
-        assert served["Content-Type"] == {"JPEG": "image/jpeg", "WEBP": "image/webp"}[r["format"]]
+        types = {"JPEG": "image/jpeg", "WEBP": "image/webp", "AVIF": "image/avif"}
+        assert served["Content-Type"] == types[r["format"]]
         assert served["X-Content-Type-Options"] == "nosniff"
         assert "private" in served["Cache-Control"]
         content = b"".join(served.streaming_content)
         assert len(content) == r["bytes"]
         im = PILImage.open(io.BytesIO(content))
         assert im.format == r["format"] and im.size == (r["width"], r["height"])
-        assert im.width > im.height  # orientation 6 applied
+        if r["name"] == "square":
+            assert im.width == im.height
+        else:
+            assert im.width > im.height  # orientation 6 applied
         assert 0x0112 not in im.getexif()
     original = owner_client.get(detail["original"]["url"])
     assert original.status_code == 200 and original["Content-Type"] == "image/jpeg"
@@ -106,11 +121,30 @@ def test_browser_upload_redirects_303_to_a_page_that_shows_the_state(
     wait_job(image.job.task_id)
     html = owner_client.get(response["Location"], **HTML).content.decode()
     assert "Ready" in html and "% smaller" in html and "data-status-url" not in html
-    assert f'srcset="/media/{image.pk}/large.webp"' in html
-    assert f'src="/media/{image.pk}/large.jpg"' in html
-    assert 'width="1200" height="1800"' in html  # portrait, upright
+    image.refresh_from_db()
+    versions = {(r.name, r.format): r.pk for r in image.renditions.all()}
+
+    def srcset(fmt: str, ext: str, widths: dict[str, int]) -> str:
+        return ", ".join(f"/media/{image.pk}/{n}.{ext}?v={versions[n, fmt]} {w}w" for n, w in widths.items())
+
+    # The large picture offers every width of each format; the browser picks by sizes.
+    ladder = {"thumb": 171, "small": 427, "medium": 683, "large": 1200}
+    avif = {n: w for n, w in ladder.items() if n != "large"}
+    large = html[
+        html.index('<div class="media-large') : html.index(
+            "</picture>", html.index('<div class="media-large')
+        )
+    ]
+    assert f'<source type="image/avif" srcset="{srcset("AVIF", "avif", avif)}" sizes="' in large
+    assert f'<source type="image/webp" srcset="{srcset("WEBP", "webp", ladder)}" sizes="' in large
+    assert f'<img src="/media/{image.pk}/medium.jpg?v={versions["medium", "JPEG"]}"' in large
+    assert f'srcset="{srcset("JPEG", "jpg", ladder)}" sizes="(max-width: 600px)' in large
+    assert 'width="1200" height="1800"' in large  # portrait, upright
+    assert f'data-thumbhash="{image.placeholder}"' in large and image.placeholder
     gallery = owner_client.get("/media/", **HTML).content.decode()
-    assert f'src="/media/{image.pk}/thumb.jpg"' in gallery and "Portrait_8" in gallery
+    # Gallery tiles are the square cut around the focal point.
+    assert f'src="/media/{image.pk}/square.jpg?v={versions["square", "JPEG"]}"' in gallery
+    assert "Portrait_8" in gallery
 
 
 def test_another_user_gets_404_for_the_image_its_files_and_its_job(
@@ -170,7 +204,7 @@ def test_a_duplicate_delivery_leaves_exactly_one_set_of_renditions(
     wait_job(job.task_id)
     wait_idle(celery_worker)
     rows = list(Rendition.objects.filter(image_id=pk))
-    assert len(rows) == 6 and len({(r.name, r.format) for r in rows}) == 6
+    assert len(rows) == PHOTO_RENDITIONS and {(r.name, r.format) for r in rows} == expected_renditions()
     on_disk = stored_files(f"media/renditions/{user.pk}/{pk}")
     assert sorted(r.file.name for r in rows) == on_disk  # no orphan from the losing run
     assert not first & set(on_disk)  # the replaced set was deleted
@@ -203,7 +237,7 @@ def test_a_second_service_run_replaces_the_set_and_deletes_the_old_files(user, p
     first = stored_files(f"media/renditions/{user.pk}/{image.pk}")
     services.image_compress(image=image)
     second = stored_files(f"media/renditions/{user.pk}/{image.pk}")
-    assert len(first) == len(second) == 6 and not set(first) & set(second)
+    assert len(first) == len(second) == PHOTO_RENDITIONS and not set(first) & set(second)
     assert sorted(Rendition.objects.filter(image=image).values_list("file", flat=True)) == second
 
 
@@ -289,7 +323,7 @@ def test_admin_can_filter_and_rerun_compression(celery_worker, owner_client, pho
     assert image.job.task_id != job.task_id
     assert wait_job(image.job.task_id).state == "SUCCESS"
     new = set(Rendition.objects.filter(image=image).values_list("file", flat=True))
-    assert len(new) == 6 and not old & new
+    assert len(new) == PHOTO_RENDITIONS and not old & new
 
 
 def test_a_single_upload_also_notifies_once(celery_worker, owner_client, user, photos, wait_job):

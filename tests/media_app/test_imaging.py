@@ -42,6 +42,15 @@ def test_sizes_follow_the_longest_side_and_keep_the_aspect():
         ("medium", "WEBP"): (1024, 683),
         ("thumb", "JPEG"): (256, 171),
         ("thumb", "WEBP"): (256, 171),
+        # The ladder's other widths, AVIF up to 1024, and the square around the centre.
+        ("medium", "AVIF"): (1024, 683),
+        ("small", "JPEG"): (640, 427),
+        ("small", "WEBP"): (640, 427),
+        ("small", "AVIF"): (640, 427),
+        ("thumb", "AVIF"): (256, 171),
+        ("square", "JPEG"): (512, 512),
+        ("square", "WEBP"): (512, 512),
+        ("square", "AVIF"): (512, 512),
     }
     for r in result.renditions:
         assert decoded(r).size == (r.width, r.height)
@@ -77,7 +86,7 @@ def test_big_jpeg_is_decoded_once_at_reduced_scale(monkeypatch):
 def test_small_pictures_are_never_upscaled():
     data = encode(Image.new("RGB", (300, 200), "red"), "PNG")
     sizes = {(r.width, r.height) for r in imaging.render(data, max_pixels=MAX).renditions}
-    assert sizes == {(300, 200), (256, 171)}
+    assert sizes == {(300, 200), (256, 171), (200, 200)}  # the square is the shorter side
 
 
 @pytest.mark.parametrize("kind", ["Landscape", "Portrait"])
@@ -158,7 +167,7 @@ def test_16bit_greyscale_is_scaled_not_clipped():
 def test_transparency_is_kept_as_png_and_webp(pillow_images):
     result = imaging.render((pillow_images / "tiff_16bit_RGBa_target.png").read_bytes(), max_pixels=MAX)
     assert result.has_alpha
-    assert {r.format for r in result.renditions} == {"PNG", "WEBP"}
+    assert {r.format for r in result.renditions} == {"PNG", "WEBP", "AVIF"}
     for r in result.renditions:
         im = decoded(r)
         assert im.mode == "RGBA" and im.getchannel("A").getextrema()[0] < 255
@@ -170,14 +179,14 @@ def test_palette_with_transparency_keeps_it():
     im.paste(1, (0, 0, 25, 50))
     data = encode(im, "GIF", transparency=0)
     result = imaging.render(data, max_pixels=MAX)
-    assert {r.format for r in result.renditions} == {"PNG", "WEBP"}
+    assert {r.format for r in result.renditions} == {"PNG", "WEBP", "AVIF"}
 
 
 def test_an_alpha_channel_that_hides_nothing_is_dropped():
     data = encode(Image.new("RGBA", (80, 60), (10, 200, 30, 255)), "PNG")
     result = imaging.render(data, max_pixels=MAX)
     assert not result.has_alpha
-    assert {r.format for r in result.renditions} == {"JPEG", "WEBP"}
+    assert {r.format for r in result.renditions} == {"JPEG", "WEBP", "AVIF"}
 
 
 def test_greyscale_stays_greyscale_in_jpeg(pillow_images):
@@ -211,7 +220,8 @@ def test_progress_is_reported_for_every_step():
         max_pixels=MAX,
         progress=lambda done, total: seen.append((done, total)),
     )
-    assert seen == [(i, 7) for i in range(1, 8)]
+    # The decode, then 4 widths and the square, each in JPEG, WebP and AVIF (all within 1024).
+    assert seen == [(i, 16) for i in range(1, 17)]
 
 
 # --- refusals -----------------------------------------------------------------------------------
@@ -377,3 +387,122 @@ def test_the_first_picture_of_an_mpo_is_checked_alone(pillow_images):
     layout = imaging.jpeg_layout(data)
     assert layout.eoi < len(data) // 2  # the first picture's end, not the file's
     assert imaging.render(data, max_pixels=MAX).format == "MPO"
+
+
+# --- widths, AVIF, placeholders, focal point (issue 15) -----------------------------------------
+
+
+def test_avif_is_made_up_to_its_side_limit_and_decodes():
+    data = encode(Image.effect_noise((3000, 2000), 40).convert("RGB"), "JPEG", quality=90)
+    result = imaging.render(data, max_pixels=MAX)
+    avif = {r.name: r for r in result.renditions if r.format == "AVIF"}
+    assert set(avif) == {"medium", "small", "thumb", "square"}  # not large: 2048 > 1024
+    for r in avif.values():
+        im = decoded(r)
+        assert im.format == "AVIF" and im.size == (r.width, r.height) and im.mode == "RGB"
+        assert len(im.getexif()) == 0
+    none = imaging.render(data, max_pixels=MAX, options=imaging.EncodeOptions(avif_max_side=0))
+    assert {r.format for r in none.renditions} == {"JPEG", "WEBP"}
+
+
+@pytest.mark.parametrize(("name", "aspect"), [("Landscape_6.jpg", 1.5), ("Portrait_3.jpg", 2 / 3)])
+def test_the_placeholder_decodes_to_the_pictures_aspect(photos, name, aspect):
+    from media_app import thumbhash
+
+    result = imaging.render((photos / name).read_bytes(), max_pixels=MAX)
+    assert 20 <= len(result.placeholder) <= 25
+    width, height, rgba = thumbhash.decode(result.placeholder)
+    assert len(rgba) == width * height * 4 and max(width, height) == 32
+    # ThumbHash keeps the aspect to the precision of its luminance terms (7 on the long side).
+    assert abs(width / height - aspect) / aspect < 0.1, (width, height)
+    # And it looks like the picture: its average colour is the thumbnail's.
+    preview = Image.frombytes("RGBA", (width, height), rgba).convert("RGB")
+    thumb = decoded(by_key(result)[("thumb", "JPEG")]).convert("RGB")
+    for a, b in zip(ImageStat.Stat(preview).mean, ImageStat.Stat(thumb).mean, strict=True):
+        assert abs(a - b) < 20
+
+
+def vector(width: int, height: int, alpha: bool) -> bytes:
+    out = bytearray(width * height * 4)
+    for y in range(height):
+        for x in range(width):
+            i = 4 * (y * width + x)
+            out[i : i + 3] = bytes((x * 255 // (width - 1), y * 255 // (height - 1), (x + y) % 2 * 255))
+            out[i + 3] = 255 if not alpha or x < width / 2 else y * 255 // (height - 1)
+    return bytes(out)
+
+
+# From the reference implementation (npm thumbhash 0.1.1, rgbaToThumbHash) on vector(...).
+REFERENCE_HASHES = [
+    ((64, 48, False), "3wcKPZqAh4dweHiIiHiHiICACPh3"),
+    ((30, 90, True), "37eJMg4rYHCXd4dgcAn2bI91s2h4eIg="),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), REFERENCE_HASHES)
+def test_thumbhash_matches_the_reference_encoder(args, expected):
+    """Byte for byte, but for a factor that lands on a rounding edge: the separable DCT sums in
+    another order, so at most one 4-bit factor may differ, by one step."""
+    import base64
+
+    from media_app import thumbhash
+
+    ours, theirs = thumbhash.encode(args[0], args[1], vector(*args)), base64.b64decode(expected)
+    assert len(ours) == len(theirs) and ours[:5] == theirs[:5]  # header: colours, scales, shape
+    nibbles = [(a >> s & 15, b >> s & 15) for a, b in zip(ours, theirs, strict=True) for s in (0, 4)]
+    assert sum(abs(a - b) for a, b in nibbles) <= 1
+
+
+def marked(size: tuple[int, int], at: tuple[float, float]) -> bytes:
+    """A blue picture with a red disc at ``at`` (fractions), as PNG."""
+    im = Image.new("RGB", size, (0, 0, 255))
+    cx, cy, r = at[0] * size[0], at[1] * size[1], 12
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(im).ellipse((cx - r, cy - r, cx + r, cy + r), fill=(255, 0, 0))
+    return encode(im, "PNG")
+
+
+def red_centre(im: Image.Image) -> tuple[float, float] | None:
+    """Where the red disc is in a picture, as fractions; None if it is not in it."""
+    red = Image.eval(im.convert("RGB").split()[0], lambda v: 255 if v > 160 else 0)
+    box = red.getbbox()
+    if box is None:
+        return None
+    return ((box[0] + box[2]) / 2 / im.width, (box[1] + box[3]) / 2 / im.height)
+
+
+@pytest.mark.parametrize(
+    ("size", "focal"),
+    [
+        ((1800, 1200), (0.9, 0.2)),
+        ((1800, 1200), (0.05, 0.95)),
+        ((1200, 1800), (0.3, 0.85)),
+        ((900, 600), (0.5, 0.5)),
+    ],
+)
+def test_square_crops_keep_the_focal_point_inside(size, focal):
+    result = imaging.render(
+        marked(size, focal), focal=imaging.FocalPoint(*focal), max_pixels=MAX, placeholder=False
+    )
+    squares = [r for r in result.renditions if r.name == "square"]
+    assert {r.format for r in squares} == {"JPEG", "WEBP", "AVIF"}
+    side = min(min(size), 512)
+    left, top, right, bottom = imaging.square_box(size, imaging.FocalPoint(*focal))
+    assert right - left == bottom - top == min(size)
+    assert left <= focal[0] * size[0] <= right and top <= focal[1] * size[1] <= bottom
+    for r in squares:
+        im = decoded(r)
+        assert im.size == (side, side), r.format
+        found = red_centre(im)
+        assert found is not None, (r.format, "the focal point was cropped away")
+        # Where it should be in the crop, to within the disc's size.
+        expected = ((focal[0] * size[0] - left) / min(size), (focal[1] * size[1] - top) / min(size))
+        assert abs(found[0] - expected[0]) < 0.03 and abs(found[1] - expected[1]) < 0.03, (found, expected)
+
+
+def test_the_default_square_is_the_centre():
+    result = imaging.render(marked((1600, 900), (0.5, 0.5)), max_pixels=MAX, placeholder=False)
+    [square] = [r for r in result.renditions if r.name == "square" and r.format == "JPEG"]
+    found = red_centre(decoded(square))
+    assert found is not None and abs(found[0] - 0.5) < 0.03 and abs(found[1] - 0.5) < 0.03

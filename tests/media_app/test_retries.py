@@ -17,7 +17,7 @@ from config.core.models import Job
 from media_app import imaging, services
 from media_app.models import Image, Rendition
 from tests.harness import WorkerProcess
-from tests.media_app.conftest import as_upload, stored_files
+from tests.media_app.conftest import PHOTO_RENDITIONS, as_upload, stored_files
 from tests.media_app.flaky import flaky_key
 
 pytestmark = [pytest.mark.timing, pytest.mark.django_db(transaction=True), pytest.mark.reliability]
@@ -61,7 +61,7 @@ def test_storage_errors_are_retried_and_leave_one_clean_set(flaky_worker, user, 
     image.refresh_from_db()
     assert image.state == "READY"
     rows = sorted(Rendition.objects.filter(image=image).values_list("file", flat=True))
-    assert len(rows) == 6
+    assert len(rows) == PHOTO_RENDITIONS
     # The two failed attempts had written large.jpg, large.webp and medium.jpg: all gone.
     assert stored_files(f"media/renditions/{user.pk}/{image.pk}") == rows
 

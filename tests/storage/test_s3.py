@@ -89,7 +89,7 @@ def test_a_photo_lives_in_the_bucket_from_upload_to_delete(
     assert job.state == "SUCCESS", job.error
     image.refresh_from_db()
     renditions = sorted(image.renditions.values_list("file", flat=True))
-    assert len(renditions) == 6
+    assert len(renditions) == 14  # 4 widths and the square; AVIF for all but the 2048 slot
     assert s3.keys(f"media/renditions/{user.pk}/{image.pk}/") == renditions
 
     detail = owner_client.get(f"/media/{image.pk}/", **JSON).json()

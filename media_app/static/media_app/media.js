@@ -1,8 +1,73 @@
 // media_app pages, on top of forms that work without JavaScript:
-// upload: drag-and-drop, previews, a progress bar while the bytes go up, errors in place;
-// detail and gallery: live state through window.backroomPoll (core/app.js).
+// upload: drag-and-drop, previews, a progress bar while the bytes go up, errors in place; the
+//   previews are kept (sessionStorage) so the uploader sees its own picture while it is processed;
+// detail and gallery: live state through window.backroomPoll (core/app.js), ThumbHash
+//   placeholders (thumbhash.js) under pictures until they load, the focal point picker.
+// Nothing here needs an inline script or style: the CSP allows only our files (and blob: images).
 (function () {
   "use strict";
+
+  // --- placeholders --------------------------------------------------------------------------
+  // A blurred canvas under the picture until it has loaded (then removed: transparent pictures
+  // must not show it through).
+  function placeholder(holder) {
+    const img = holder.querySelector("img");
+    if (!holder.dataset.thumbhash || !img || !window.backroomThumbHash) return;
+    if (img.complete && img.naturalWidth) return;
+    let blur;
+    try { blur = window.backroomThumbHash.canvas(holder.dataset.thumbhash); } catch (e) { return; }
+    blur.className = "media-blur";
+    blur.setAttribute("aria-hidden", "true");
+    holder.prepend(blur);
+    const done = () => blur.remove();
+    img.addEventListener("load", done, { once: true });
+    img.addEventListener("error", done, { once: true });
+  }
+  document.querySelectorAll("[data-thumbhash]").forEach(placeholder);
+
+  // --- the uploader's own previews -------------------------------------------------------------
+  const PREVIEW_KEY = "backroom:preview:";
+  const PREVIEW_SIDE = 480;
+
+  // A small JPEG of a picture the browser can decode, as a data: URL (stored, never shown as one).
+  async function smallPreview(file) {
+    if (!window.createImageBitmap || !/^image\/(jpeg|png|webp|gif|avif|bmp)$/.test(file.type)) return null;
+    try {
+      const bitmap = await createImageBitmap(file);
+      const scale = Math.min(1, PREVIEW_SIDE / Math.max(bitmap.width, bitmap.height));
+      const c = document.createElement("canvas");
+      c.width = Math.max(1, Math.round(bitmap.width * scale));
+      c.height = Math.max(1, Math.round(bitmap.height * scale));
+      c.getContext("2d").drawImage(bitmap, 0, 0, c.width, c.height);
+      bitmap.close();
+      return c.toDataURL("image/jpeg", 0.7);
+    } catch (e) { return null; }
+  }
+
+  // Back to a blob: URL to show it (img-src allows blob:, not data:).
+  function previewUrl(id) {
+    let stored = null;
+    try { stored = window.sessionStorage.getItem(PREVIEW_KEY + id); } catch (e) { return null; }
+    if (!stored) return null;
+    const bytes = window.backroomThumbHash.fromBase64(stored.slice(stored.indexOf(",") + 1));
+    return URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));
+  }
+
+  document.querySelectorAll("[data-local-preview]").forEach((box) => {
+    const url = window.backroomThumbHash && previewUrl(box.dataset.localPreview);
+    if (!url) return;
+    let img = box.querySelector("img");
+    if (!img) {
+      img = document.createElement("img");
+      img.alt = "";
+      box.replaceChildren(img);
+    }
+    img.src = url;
+    box.hidden = false;
+  });
+  document.querySelectorAll("[data-forget-preview]").forEach((el) => {
+    try { window.sessionStorage.removeItem(PREVIEW_KEY + el.dataset.forgetPreview); } catch (e) { /* none kept */ }
+  });
 
   function humanBytes(n) {
     if (n < 1024) return n + " B";
@@ -21,8 +86,11 @@
     const maxBytes = parseInt(form.dataset.maxBytes, 10);
     form.querySelector(".drop-hint").hidden = false;
 
+    let pending = [];
     function showPreviews() {
       previews.replaceChildren();
+      // Made now, stored once the server has named the images (in the same order as the files).
+      pending = Array.from(input.files, (file) => smallPreview(file));
       for (const file of input.files) {
         const li = document.createElement("li");
         // Browsers cannot show HEIC or TIFF: those get a name only.
@@ -79,10 +147,16 @@
       xhr.upload.onprogress = (ev) => {
         if (ev.lengthComputable) { bar.hidden = false; bar.value = (100 * ev.loaded) / ev.total; }
       };
-      xhr.onload = () => {
+      xhr.onload = async () => {
         let body = {};
         try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
         if (xhr.status === 202) {
+          const made = await Promise.all(pending);
+          (body.images || []).forEach((item, i) => {
+            if (!made[i]) return;
+            // Best effort: a full sessionStorage only loses the preview.
+            try { window.sessionStorage.setItem(PREVIEW_KEY + item.image_id, made[i]); } catch (e) { /* full */ }
+          });
           // One picture: its own page; several: the batch's gallery.
           const several = body.images && body.images.length > 1;
           window.location.href = several ? form.dataset.galleryUrl + "?batch=" + body.batch_id
@@ -136,17 +210,98 @@
         const image = await r.json();
         badge.textContent = image.state === "READY" ? "Ready" : "Failed";
         badge.className = "state state-" + (image.state === "READY" ? "SUCCESS" : "FAILURE");
-        const thumbs = image.renditions.filter((x) => x.name === "thumb");
-        const fallback = thumbs.find((x) => x.format !== "WEBP") || thumbs[0];
+        let squares = image.renditions.filter((x) => x.name === "square");
+        if (!squares.length) squares = image.renditions.filter((x) => x.name === "thumb");
+        const best = ["AVIF", "WEBP"].map((f) => squares.find((x) => x.format === f)).filter(Boolean);
+        const fallback = squares.find((x) => x.format === "JPEG" || x.format === "PNG") || squares[0];
         const holder = tile.querySelector(".media-placeholder");
         if (fallback && holder) {
+          const wrap = document.createElement("div");
+          wrap.className = "media-ph";
+          const picture = document.createElement("picture");
+          for (const r of best) {
+            const source = document.createElement("source");
+            source.type = "image/" + r.format.toLowerCase();
+            source.srcset = r.url;
+            picture.append(source);
+          }
           const img = document.createElement("img");
-          img.src = fallback.url; img.alt = image.title; // square by app.css, like server-made tiles
-          holder.replaceWith(img);
+          img.alt = image.title; // square by app.css, like server-made tiles
+          picture.append(img);
+          wrap.append(picture);
+          if (image.placeholder) wrap.dataset.thumbhash = image.placeholder.thumbhash;
+          holder.replaceWith(wrap);
+          placeholder(wrap);
+          img.src = fallback.url;
+          try { window.sessionStorage.removeItem(PREVIEW_KEY + image.id); } catch (e) { /* none kept */ }
         } else if (holder && image.state === "FAILED") {
           holder.textContent = "✕";
         }
       } catch (e) { /* the next page load shows it */ }
     });
   });
+
+  // --- focal point ---------------------------------------------------------------------------------
+  // Clicking the picture moves the sliders (which stay the keyboard's way in) and saves at once;
+  // the marker follows the sliders; the square preview is reloaded when its job is done.
+  const focusForm = document.getElementById("focus-form");
+  const focusPicture = document.getElementById("focus-picture");
+  if (focusForm && focusPicture) {
+    const x = focusForm.querySelector("input[name=x]");
+    const y = focusForm.querySelector("input[name=y]");
+    const marker = focusPicture.querySelector(".focal-marker");
+    const status = document.getElementById("focus-status");
+    function place() {
+      marker.style.left = (100 * parseFloat(x.value)) + "%";
+      marker.style.top = (100 * parseFloat(y.value)) + "%";
+      marker.hidden = false;
+    }
+    place();
+    x.addEventListener("input", place);
+    y.addEventListener("input", place);
+
+    function refreshSquare() {
+      document.querySelectorAll("#focus-square img, #focus-square source").forEach((el) => {
+        const attr = el.tagName === "IMG" ? "src" : "srcset";
+        el[attr] = el[attr].replace(/([?&])v=[^&]*/, "$1v=" + Date.now());
+        if (el.tagName === "IMG") el.srcset = "";
+      });
+    }
+
+    async function save() {
+      status.textContent = "Saving…";
+      let response;
+      try {
+        response = await fetch(focusForm.action, {
+          method: "POST", body: new FormData(focusForm), credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+      } catch (e) { status.textContent = "The connection was lost. Please try again."; return; }
+      const body = await response.json().catch(() => ({}));
+      if (response.status === 200) { status.textContent = "Saved."; return; }
+      if (response.status !== 202) {
+        status.textContent = body.error || Object.values(body.errors || {}).flat().join(" ") || "Could not save.";
+        return;
+      }
+      status.textContent = "Saved; cutting the square again…";
+      if (!window.backroomPoll) return;
+      window.backroomPoll(body.status_url, (job) => {
+        if (!FINAL[job.state]) return;
+        status.textContent = job.state === "SUCCESS" ? "Square crop updated." : (job.error || "The crop failed.");
+        if (job.state === "SUCCESS") refreshSquare();
+      });
+    }
+
+    focusPicture.addEventListener("click", (e) => {
+      const img = focusPicture.querySelector("img");
+      const box = img.getBoundingClientRect();
+      const fx = Math.min(1, Math.max(0, (e.clientX - box.left) / box.width));
+      const fy = Math.min(1, Math.max(0, (e.clientY - box.top) / box.height));
+      x.value = fx.toFixed(2);
+      y.value = fy.toFixed(2);
+      place();
+      save();
+    });
+    focusForm.addEventListener("submit", (e) => { e.preventDefault(); save(); });
+  }
 })();
