@@ -16,6 +16,15 @@ from config.core.asgi_limits import PART_OVERHEAD, BodyLimits, Limits, PartSizes
 LIMITS = Limits(file_bytes=1000, files=2, fields_bytes=500, idle_timeout=0.2, body_timeout=1.0)
 
 
+def run_in_own_loop(coro):
+    """asyncio.run in a thread of its own: the suite's Playwright (sync API) keeps an event loop
+    running in the main thread once a browser test has run, where asyncio.run refuses to start."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def scope(headers: dict[str, str], method: str = "POST") -> dict:
     return {
         "type": "http",
@@ -57,7 +66,7 @@ def run(headers: dict, messages: list, *, limits: Limits = LIMITS, app=body_read
     async def main():
         await asyncio.wait_for(BodyLimits(app, limits)(scope(headers), receive, send), 5)
 
-    asyncio.run(main())
+    run_in_own_loop(main())
     return sent
 
 
@@ -173,7 +182,7 @@ def test_non_http_scopes_pass_through():
     async def app(scope, receive, send):
         seen.append(scope["type"])
 
-    asyncio.run(BodyLimits(app, LIMITS)({"type": "lifespan"}, None, None))
+    run_in_own_loop(BodyLimits(app, LIMITS)({"type": "lifespan"}, None, None))
     assert seen == ["lifespan"]
 
 
