@@ -121,7 +121,13 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
     if job is None:
         job, _ = Job.objects.get_or_create(
             task_id=task_id,
-            defaults={"kind": task_name, "task_name": task_name, "owner": None, "sent_at": now},
+            defaults={
+                "kind": task_name,
+                "task_name": task_name,
+                "owner": None,
+                "sent_at": now,
+                "created_at": now,
+            },
         )
     if job.is_final:
         return StartDecision.SKIP, job
