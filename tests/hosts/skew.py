@@ -91,7 +91,7 @@ def clock_skew(fleet: Fleet) -> dict:
             time.sleep(0.05)
         cleanup = fleet.manage(
             "web", "shell", "-c", "from config.celery_app import app; print(app.send_task('ops.cleanup').id)"
-        ).strip()
+        ).split()[-1]  # the id is the last line (the shell may log before it)
         _wait_jobs_final(fleet, [*task_ids, asked["task_id"], cleanup], timeout=120)
         figures.update(_media_figures(fleet, task_ids))
         figures["jobs"] += 1
