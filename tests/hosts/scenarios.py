@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -159,6 +160,7 @@ def media_host_cut_off_mid_compression(fleet: Fleet) -> dict:
 
 
 FLOWER_PORT = 5555
+FLOWER_USER, FLOWER_PASSWORD = "ops", "hosts-flower-pass"
 
 
 def flower_lists_every_worker(fleet: Fleet) -> dict:
@@ -170,7 +172,9 @@ def flower_lists_every_worker(fleet: Fleet) -> dict:
     argv = [
         str(BIN / "celery"), "-A", "config", "flower",
         f"--address={host.ip}", f"--port={FLOWER_PORT}", "--purge_offline_workers=60",
+        f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",  # its API refuses anonymous callers
     ]  # fmt: skip
+    auth = base64.b64encode(f"{FLOWER_USER}:{FLOWER_PASSWORD}".encode()).decode()
     proc = host.start("flower", argv, env=fleet.app_env())
     try:
         fleet.wait_port(host.ip, FLOWER_PORT, proc=proc, timeout=60)
@@ -180,7 +184,7 @@ def flower_lists_every_worker(fleet: Fleet) -> dict:
         while time.monotonic() < deadline:
             conn = http.client.HTTPConnection(host.ip, FLOWER_PORT, timeout=10)
             try:
-                conn.request("GET", "/api/workers?refresh=1")
+                conn.request("GET", "/api/workers?refresh=1", headers={"Authorization": f"Basic {auth}"})
                 response = conn.getresponse()
                 body = response.read()
             finally:
