@@ -13,7 +13,8 @@ from operator import itemgetter
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from config.core.models import Job
@@ -28,15 +29,20 @@ CHUNK_SIZE = 2000
 # --- exports, for the views -----------------------------------------------------------------------
 
 
+def _owned(user: AbstractBaseUser) -> QuerySet[Export]:
+    # Expired by the database's clock, as expires_at was written (reports.services._finish): the web
+    # host's own clock may differ from the reports host's.
+    expired = ExpressionWrapper(Q(expires_at__lte=Now()), output_field=BooleanField())
+    return Export.objects.filter(owner_id=user.pk).select_related("job").annotate(expired_now=expired)
+
+
 def exports_for_user(*, user: AbstractBaseUser, limit: int = 50) -> list[Export]:
-    return list(
-        Export.objects.filter(owner_id=user.pk).select_related("job").order_by("-created_at", "-pk")[:limit]
-    )
+    return list(_owned(user).order_by("-created_at", "-pk")[:limit])
 
 
 def export_for_user(*, user: AbstractBaseUser, export_id: int) -> Export | None:
     """None when missing or someone else's: the caller answers 404 for both."""
-    return Export.objects.filter(owner_id=user.pk, pk=export_id).select_related("job").first()
+    return _owned(user).filter(pk=export_id).first()
 
 
 def exports_active_count(*, user: AbstractBaseUser) -> int:
@@ -48,7 +54,7 @@ def exports_active_count(*, user: AbstractBaseUser) -> int:
 
 def exports_expired(*, now: datetime | None = None) -> QuerySet[Export]:
     """Exports whose download period is over (the cleanup job removes them and their files)."""
-    return Export.objects.filter(expires_at__lte=now or timezone.now())
+    return Export.objects.filter(expires_at__lte=now or Now())
 
 
 # --- for the ops jobs (registered in ops.py) ------------------------------------------------------

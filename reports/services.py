@@ -22,12 +22,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.core.files import File
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import DurationField, F, Value
+from django.db.models.expressions import CombinedExpression
+from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from config.accounts import selectors as accounts
+from config.core.clock import db_now
 from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, JobCancelled, TransientError
 from config.core.models import Job
 from config.core.services import job_create
@@ -286,8 +289,12 @@ def _max_rows(export: Export) -> int:
     return min(settings.REPORTS_MAX_ROWS, excel.MAX_DATA_ROWS)
 
 
+def _link_expiry(now: Now) -> CombinedExpression:
+    return now + Value(timedelta(seconds=settings.REPORTS_LINK_MAX_AGE), output_field=DurationField())
+
+
 def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[str, Any]:
-    now = timezone.now()
+    now = Now()  # the database's clock: the web hosts compare expires_at with it (selectors)
     with transaction.atomic():
         moved = Export.objects.filter(pk=export.pk, state__in=Export.ACTIVE_STATES).update(
             state=Export.State.SUCCESS,
@@ -296,7 +303,7 @@ def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[st
             bytes=size,
             error="",
             finished_at=now,
-            expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
+            expires_at=_link_expiry(now),
         )
         if moved:
             _schedule_succeeded(export.schedule_id)
@@ -317,14 +324,14 @@ def export_cancel(*, export_id: int, task_id: str) -> bool:
     state, storage_name = current
     if state == Export.State.SUCCESS:
         return False
-    now = timezone.now()
+    now = Now()
     moved = exports.filter(state__in=Export.ACTIVE_STATES).update(
         state=Export.State.CANCELLED,
         file="",
         error=MESSAGE_CANCELLED,
         finished_at=now,
         # History only, removed by the cleanup job like a failed export.
-        expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
+        expires_at=_link_expiry(now),
     )
     if moved:
         storage = Export._meta.get_field("file").storage
@@ -346,7 +353,7 @@ def export_fail(*, export_id: int, message: str, task_id: str | None = None) -> 
 def _fail(export: Export, message: str) -> bool:
     """End the export FAILURE and make sure no file of it stays in storage. True if it moved."""
     _storage_delete_quietly(export.file.storage, export.storage_name)
-    now = timezone.now()
+    now = Now()
     with transaction.atomic():
         moved = Export.objects.filter(pk=export.pk, state__in=Export.ACTIVE_STATES).update(
             state=Export.State.FAILURE,
@@ -354,7 +361,7 @@ def _fail(export: Export, message: str) -> bool:
             error=message[:500],
             finished_at=now,
             # The row is history only; the cleanup job removes it with the successful ones.
-            expires_at=now + timedelta(seconds=settings.REPORTS_LINK_MAX_AGE),
+            expires_at=_link_expiry(now),
         )
         if moved:
             _schedule_failed(export.schedule_id, message)
@@ -468,7 +475,7 @@ def exports_delete_expired(*, grace_hours: float = 0, batch_size: int = 1000) ->
     behind without a row; the orphan sweep removes it later. Returns {"rows", "files", "bytes"}.
     """
     storage = Export._meta.get_field("file").storage
-    expired = selectors.exports_expired(now=timezone.now() - timedelta(hours=grace_hours))
+    expired = selectors.exports_expired(now=db_now() - timedelta(hours=grace_hours))
     done = {"rows": 0, "files": 0, "bytes": 0}
     while True:
         batch = list(expired.order_by("pk").values_list("pk", "file")[:batch_size])

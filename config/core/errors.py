@@ -45,6 +45,9 @@ MESSAGE_STORAGE_UNAVAILABLE = (
     "Our file storage is unavailable right now, so nothing was saved. Please try again in a minute."
 )
 MESSAGE_GENERIC = "Something went wrong while processing this job. We have logged the details."
+MESSAGE_DATABASE_UNAVAILABLE = (
+    "Our database is unavailable for a moment, so nothing was saved. Please try again in a few seconds."
+)
 MESSAGE_BROKER_DOWN = (
     "Saved. Our task queue is unavailable right now; the work will start as soon as it is back."
 )

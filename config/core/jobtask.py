@@ -19,11 +19,15 @@ from django import db
 from django.conf import settings
 
 from . import leases
+from . import redis as shared_redis
 from .errors import MESSAGE_CRASHED, HumanError, JobCancelled
 
 logger = logging.getLogger(__name__)
 # A delivery of a job that is running elsewhere comes back after this many seconds.
 LEASE_RECHECK_SECONDS = 10
+# A message that must not run after this time (seconds since the epoch, on Redis's clock): beat's
+# stand-in for Celery's ``expires``, which is compared with the worker's own clock (config.ops.beat).
+EXPIRES_HEADER = "backroom_expires"
 
 
 class JobAttemptsExhausted(HumanError):
@@ -45,6 +49,9 @@ class JobTask(DjangoTask):
         task_id = self.request.id
         if task_id is None or self.request.is_eager:
             return super().__call__(*args, **kwargs)
+        if self._expired():
+            logger.info("%s[%s]: expired before it ran; dropped", self.name, task_id)
+            raise Ignore()
         self._lease = leases.acquire(task_id, self._hard_limit())
         if self._lease is None:
             # This job is running right now elsewhere (Redis redelivered its message): look again
@@ -101,6 +108,16 @@ class JobTask(DjangoTask):
                 raise
             logger.warning("job %s: its retry could not be sent (%s); put back", self.request.id, exc.reason)
             raise Reject(exc.reason, requeue=True) from exc
+
+    def _expired(self) -> bool:
+        deadline = getattr(self.request, EXPIRES_HEADER, None)
+        if deadline is None:
+            return False
+        try:
+            return shared_redis.now() > float(deadline)
+        except Exception as exc:  # Redis away: run it; the slot claim still stops a second run
+            logger.warning("%s: could not read Redis's clock for its expiry: %s", self.name, exc)
+            return False
 
     def _hard_limit(self) -> float:
         limits = [self.time_limit, self.app.conf.task_time_limit, *(self.request.timelimit or ())]

@@ -4,7 +4,7 @@ from csp.middleware import CSPMiddleware
 from csp.utils import build_policy
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
 from .negotiation import wants_json
 
@@ -22,8 +22,11 @@ class LoginOrNotFoundMiddleware(LoginRequiredMiddleware):
 
 
 class BrokerUnavailableMiddleware:
-    """Turn a refused publish into a 503 that says the work is saved and will run later, and a
-    storage that does not answer into a 503 that says nothing was saved."""
+    """Turn a refused publish into a 503 that says the work is saved and will run later, a storage
+    that does not answer into a 503 that says nothing was saved, and a database that went away (a
+    restart, a failover: OperationalError, InterfaceError) into a 503 that says try again shortly.
+    A database error raised outside a view (the session or the user, loaded by a middleware) meets
+    the same answer in config.core.views.server_error."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -32,27 +35,43 @@ class BrokerUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from django.shortcuts import render
+        return unavailable_response(request, exception)
 
-        from .errors import (
-            MESSAGE_BROKER_DOWN,
-            MESSAGE_STORAGE_UNAVAILABLE,
-            BrokerUnavailable,
-            StorageUnavailable,
-        )
 
-        if isinstance(exception, BrokerUnavailable):
-            message = MESSAGE_BROKER_DOWN
-        elif isinstance(exception, StorageUnavailable):
-            message = MESSAGE_STORAGE_UNAVAILABLE
-        else:
-            return None
-        if not wants_json(request):
+# Seconds a client should wait before trying again, per kind of outage.
+RETRY_AFTER = {"broker": 30, "storage": 30, "database": 5}
+
+
+def unavailable_response(request, exception: BaseException):
+    """The 503 for an outage of a part the request needed, or None for any other exception."""
+    from django import db
+    from django.shortcuts import render
+
+    from .errors import (
+        MESSAGE_BROKER_DOWN,
+        MESSAGE_DATABASE_UNAVAILABLE,
+        MESSAGE_STORAGE_UNAVAILABLE,
+        BrokerUnavailable,
+        StorageUnavailable,
+    )
+
+    if isinstance(exception, BrokerUnavailable):
+        message, part = MESSAGE_BROKER_DOWN, "broker"
+    elif isinstance(exception, StorageUnavailable):
+        message, part = MESSAGE_STORAGE_UNAVAILABLE, "storage"
+    elif isinstance(exception, (db.OperationalError, db.InterfaceError)):
+        message, part = MESSAGE_DATABASE_UNAVAILABLE, "database"
+    else:
+        return None
+    if not wants_json(request):
+        try:
             response = render(request, "error.html", {"status": 503, "message": message}, status=503)
-        else:
-            response = JsonResponse({"error": message}, status=503)
-        response["Retry-After"] = "30"
-        return response
+        except Exception:  # a context processor that needs the database: plain text then
+            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+    else:
+        response = JsonResponse({"error": message}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER[part])
+    return response
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):

@@ -95,3 +95,10 @@ def expire_if(name: str, token: str, seconds: float) -> bool:
 def swap_if(name: str, old: str, new: str, seconds: float) -> bool:
     """Replace ``name``'s value ``old`` by ``new`` (expiring in ``seconds``) if it still holds ``old``."""
     return bool(client().eval(_SWAP_IF, 1, key(name), old, new, max(1, int(seconds))))
+
+
+def now() -> float:
+    """Redis's clock (TIME), in seconds since the epoch: the one clock of everything that compares
+    times written on different hosts in Redis (beat's heartbeat, the expiry of beat's messages)."""
+    seconds, micros = client().time()
+    return seconds + micros / 1_000_000

@@ -10,9 +10,8 @@ from uuid import uuid4
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Case, F, Value, When
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import Case, F, When
+from django.db.models.functions import Coalesce, Now
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from . import push
@@ -74,14 +73,15 @@ def job_send(*, job: Job) -> None:
     except (KombuOperationalError, OSError) as exc:
         logger.warning("broker refused job %s (%s): %s", job.pk, job.task_name, exc)
         raise BrokerUnavailable([job.pk]) from exc
-    Job.objects.filter(pk=job.pk, sent_at__isnull=True).update(sent_at=timezone.now())
+    Job.objects.filter(pk=job.pk, sent_at__isnull=True).update(sent_at=Now())
 
 
 def job_redispatch(*, older_than_seconds: int | None = None, limit: int = 500) -> int:
     """Send jobs that were written but never reached the broker. Returns how many were sent."""
     if older_than_seconds is None:
         older_than_seconds = settings.BACKROOM_REDISPATCH_AFTER
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    # The database's clock, as created_at's (job_create): the web host's and this one's may differ.
+    cutoff = Now() - timedelta(seconds=older_than_seconds)
     stuck = Job.objects.filter(state=State.QUEUED, sent_at__isnull=True, created_at__lte=cutoff)
     sent = 0
     for job in stuck.order_by("created_at")[:limit]:
@@ -109,7 +109,9 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
     A job that has no row (a beat-sent periodic task) gets one here, so it shows in the admin.
     The returned job is None when the common case (a QUEUED or RETRY job) took the fast path.
     """
-    now = timezone.now()
+    # Every time written here is the database's (Now()): the cleanup on another host compares
+    # started_at and updated_at with its cutoff, and the hosts' own clocks may differ.
+    now = Now()
     # The common case in one statement: a queued (or retrying) job that has not crashed its worker.
     # Every task runs this, so a SELECT before the UPDATE would cost each of them a round trip.
     if Job.objects.filter(
@@ -119,9 +121,9 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
     ).update(
         state=State.STARTED,
         attempts=F("attempts") + 1,
-        started_at=Coalesce(F("started_at"), Value(now)),
+        started_at=Coalesce(F("started_at"), now),
         updated_at=now,
-        sent_at=Coalesce(F("sent_at"), Value(now)),
+        sent_at=Coalesce(F("sent_at"), now),
     ):
         push.on_commit_publish(task_id)
         return StartDecision.RUN, None
@@ -129,7 +131,13 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
     if job is None:
         job, _ = Job.objects.get_or_create(
             task_id=task_id,
-            defaults={"kind": task_name, "task_name": task_name, "owner": None, "sent_at": now},
+            defaults={
+                "kind": task_name,
+                "task_name": task_name,
+                "owner": None,
+                "sent_at": now,
+                "created_at": now,
+            },
         )
     if job.is_final:
         return StartDecision.SKIP, job
@@ -159,7 +167,7 @@ def job_progress(*, task_id: str, current: int, total: int) -> bool:
         state=State.PROGRESS,
         progress_current=min(current, total),
         progress_total=total,
-        updated_at=timezone.now(),
+        updated_at=Now(),
     )
     if moved:
         push.on_commit_publish(task_id)
@@ -210,7 +218,7 @@ def job_cancel(*, job: Job) -> None:
     job_start finds a final job and never runs it.
     """
     task = _task_class(job.task_name)
-    now = timezone.now()
+    now = Now()
     with transaction.atomic():
         moved = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES).update(
             state=State.CANCELLED, error=MESSAGE_CANCELLED, finished_at=now, updated_at=now
@@ -266,7 +274,7 @@ def _task_class(name: str):
 
 def job_retrying(*, task_id: str, error: str) -> bool:
     moved = Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES).update(
-        state=State.RETRY, error=error, updated_at=timezone.now()
+        state=State.RETRY, error=error, updated_at=Now()
     )
     if moved:
         push.on_commit_publish(task_id)
@@ -276,7 +284,7 @@ def job_retrying(*, task_id: str, error: str) -> bool:
 def job_finish(*, task_id: str, state: str, result: Any = None, error: str = "") -> bool | None:
     """Move an active job to SUCCESS, FAILURE or CANCELLED. False if it was final already (a
     cancelled job stays cancelled whatever its execution reports later); None if there is no row."""
-    now = timezone.now()
+    now = Now()
     values: dict[str, Any] = {"state": state, "finished_at": now, "updated_at": now}
     if state == State.SUCCESS:
         # A finished job shows a full bar even if the task never reported progress. Decided in

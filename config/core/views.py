@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import sys
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import health as health_checks
 from . import selectors, services
+from .middleware import unavailable_response
 from .models import Job
 from .negotiation import wants_json
 from .words import state_word
@@ -182,6 +184,11 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # Called while the exception is handled: one raised by a middleware (the session or the user
+    # loaded from a database that went away) is an outage, answered 503 like one in a view.
+    response = unavailable_response(request, sys.exc_info()[1])
+    if response is not None:
+        return response
     return _error(request, 500, "Something went wrong on our side. We have logged it.")
 
 

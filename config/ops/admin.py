@@ -8,7 +8,9 @@ from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 from kombu.utils.json import loads
 
+from config.core import redis as shared_redis
 from config.core.audit import audited
+from config.core.jobtask import EXPIRES_HEADER
 
 from .models import DailyStatistics
 
@@ -27,10 +29,15 @@ def run_now_options(periodic: PeriodicTask) -> dict:
     headers = loads(periodic.headers or "{}")
     headers["periodic_task_name"] = periodic.name
     options["headers"] = headers
+    # On Redis's clock, as beat's (config.ops.beat): not Celery's expires, made absolute on this
+    # host's clock and compared with the worker's.
+    seconds = None
     if periodic.expire_seconds:
-        options["expires"] = periodic.expire_seconds
+        seconds = float(periodic.expire_seconds)
     elif periodic.expires and periodic.expires > timezone.now():
-        options["expires"] = periodic.expires
+        seconds = (periodic.expires - timezone.now()).total_seconds()
+    if seconds is not None:
+        headers[EXPIRES_HEADER] = round(shared_redis.now() + seconds, 3)
     return options
 
 

@@ -11,7 +11,9 @@ Three more habits keep a takeover from sending a run twice:
   previous run it follows), which config.ops.periodic claims once in Redis: two beats that both
   believe they lead still produce one run;
 - every message expires when the next run of its schedule is due, so runs missed while workers were
-  away do not pile up.
+  away do not pile up. The deadline is on Redis's clock (``backroom_expires``, checked by JobTask
+  when the message runs), not Celery's ``expires``: Celery makes that absolute on beat's clock and
+  compares it with the worker's, so a worker minutes ahead would drop every run of a short period.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import datetime
 import logging
 import os
 import socket
-import time
 import uuid
 
 from celery.utils.time import maybe_make_aware
@@ -29,6 +30,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 
 from config.core import redis as shared_redis
 from config.core.health import BEAT_HEARTBEAT_KEY
+from config.core.jobtask import EXPIRES_HEADER
 
 logger = logging.getLogger(__name__)
 LEASE_KEY = "beat:leader"
@@ -75,7 +77,8 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
                 self._reload()
         if not leader:
             return STANDBY_SLEEP
-        cache.set(BEAT_HEARTBEAT_KEY, time.time(), timeout=None)
+        # Redis's clock, as /healthz reads it (config.core.health.check_beat): not this host's.
+        cache.set(BEAT_HEARTBEAT_KEY, shared_redis.now(), timeout=None)
         return super().tick(*args, **kwargs)
 
     def apply_entry(self, entry, producer=None):
@@ -93,10 +96,11 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
             logger.debug("no next run for %s", entry.name, exc_info=True)
             return options
         cap = max(1.0, until_next)
-        expires = options.get("expires")
+        expires = options.pop("expires", None)
         if isinstance(expires, datetime.datetime):
             expires = (maybe_make_aware(expires) - maybe_make_aware(entry.default_now())).total_seconds()
-        options["expires"] = cap if expires is None else max(1.0, min(float(expires), cap))
+        seconds = cap if expires is None else max(1.0, min(float(expires), cap))
+        headers[EXPIRES_HEADER] = round(shared_redis.now() + seconds, 3)
         return options
 
     def close(self):

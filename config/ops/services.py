@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.core.clock import db_now
 from config.core.errors import HumanError
 from config.core.models import Job
 
@@ -149,7 +150,9 @@ def jobs_fail_stuck(*, stuck_after_seconds: int | None = None, batch_size: int =
     # A retry's message is back after its countdown; held by a worker that died, only once the
     # broker's visibility timeout has passed too. Then it runs at most its hard time limit.
     visibility = float(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600))
-    now = timezone.now()
+    # The database's clock, as started_at and updated_at's (config.core.services): this host's own
+    # may be minutes off the worker's that started the job.
+    now = db_now()
     failed = 0
     for name in names:
         if stuck_after_seconds is not None:

@@ -383,6 +383,15 @@ CELERY_BROKER_CONNECTION_TIMEOUT = SOCKET_CONNECT_TIMEOUT
 # RabbitMQ: a worker whose broker froze notices two missed heartbeats and reconnects (within about
 # a minute rather than Celery's four). Only workers' consuming connections send heartbeats.
 CELERY_BROKER_HEARTBEAT = 30
+# Publishing connections per process (kombu's default, 10): a web process publishes from at most
+# its ASGI thread pool's few threads at once; the result backend is the database (its pool is
+# WEB_DB_POOL_SIZE), so there is no result connection pool to size.
+CELERY_BROKER_POOL_LIMIT = env.int("CELERY_BROKER_POOL_LIMIT", default=10)
+# A deploy's stop: running tasks get this long to finish (below a platform's usual 30 s grace
+# before SIGKILL, and gunicorn's 20 s); then the worker requeues what is left (acks_late) at once,
+# instead of Redis handing it out again only after the visibility timeout. Idle workers too.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=20.0)
+CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False

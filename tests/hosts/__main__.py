@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 
-from tests.hosts import faults, scenarios
+from tests.hosts import faults, scenarios, skew
 from tests.hosts.fleet import Fleet, Skip, check_can_run, write_results
 
 DEADLINE_SECONDS = 660
@@ -24,7 +24,7 @@ def _timeout(signum, frame):
 
 
 def main(argv: list[str]) -> int:
-    chosen = [s for s in scenarios.ALL + faults.ALL if not argv or s.__name__ in argv]
+    chosen = [s for s in scenarios.ALL + faults.ALL + skew.ALL if not argv or s.__name__ in argv]
     unknown = set(argv) - {s.__name__ for s in chosen}
     if unknown:
         print(f"make test-hosts: no scenario named {', '.join(sorted(unknown))}")

@@ -367,7 +367,8 @@ def object_store_unreachable(fleet: Fleet) -> dict:
 
 def postgres_restarted_under_load(fleet: Fleet) -> dict:
     """PostgreSQL is restarted (a fast shutdown, then started again) while photos are uploaded and
-    compressed and their status polled: every accepted upload ends SUCCESS, once."""
+    compressed and their status polled: every accepted upload ends SUCCESS, once, and no request
+    answers 500 meanwhile (503 with Retry-After while the database is away)."""
     import threading
 
     client = _client(fleet)
@@ -415,6 +416,8 @@ def postgres_restarted_under_load(fleet: Fleet) -> dict:
     }
     assert figures["jobs"] >= 5, figures
     assert figures["lost"] == 0 and figures["duplicated"] == 0, figures
+    # While the database is away a request answers 503 with Retry-After (never a 500), or succeeds.
+    assert set(answers) <= {202, 503} and set(polls) <= {200, 503}, figures
     return figures
 
 

@@ -154,7 +154,7 @@ class Host:
 
     def sh(self, script: str, *, timeout: float = 30, check: bool = True) -> subprocess.CompletedProcess:
         """A shell command inside the mount namespace of this host's first process."""
-        target = self.procs[0].pid
+        target = next(p for p in self.procs if p.alive()).pid  # a restarted process's successor
         argv = ["nsenter", "-t", str(target), "-m", "-n", "-u", "sh", "-c", script]
         return run(argv, timeout=timeout, check=check)
 

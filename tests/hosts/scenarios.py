@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 from tests.hosts.client import WebClient
-from tests.hosts.fleet import HOST_VAR_DIR, Fleet
+from tests.hosts.fleet import BIN, HOST_VAR_DIR, Fleet
 from tests.testdata import TESTDATA
 
 PASSWORD = "hosts-pass-123!"
@@ -161,4 +163,55 @@ def media_host_cut_off_mid_compression(fleet: Fleet) -> dict:
     }
 
 
-ALL = [separate_disks, photo_and_export, media_host_cut_off_mid_compression]
+FLOWER_PORT = 5555
+FLOWER_USER, FLOWER_PASSWORD = "ops", "hosts-flower-pass"
+
+
+def flower_lists_every_worker(fleet: Fleet) -> dict:
+    """Flower (`celery -A config flower`), started on a host of its own against the fleet's
+    broker, lists every worker in its API: the events and remote control it needs reach it."""
+    import http.client
+
+    host = fleet["beat2"]  # any host on the bridge: Flower needs only the broker
+    argv = [
+        str(BIN / "celery"), "-A", "config", "flower",
+        f"--address={host.ip}", f"--port={FLOWER_PORT}", "--purge_offline_workers=60",
+        f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",  # its API refuses anonymous callers
+    ]  # fmt: skip
+    auth = base64.b64encode(f"{FLOWER_USER}:{FLOWER_PASSWORD}".encode()).decode()
+    proc = host.start("flower", argv, env=fleet.app_env())
+    try:
+        fleet.wait_port(host.ip, FLOWER_PORT, proc=proc, timeout=60)
+        expected = {f"{name}@{name}" for name in ("media", "reports", "fast")}
+        deadline = time.monotonic() + 30
+        seen: set[str] = set()
+        while time.monotonic() < deadline:
+            conn = http.client.HTTPConnection(host.ip, FLOWER_PORT, timeout=10)
+            try:
+                conn.request("GET", "/api/workers?refresh=1", headers={"Authorization": f"Basic {auth}"})
+                response = conn.getresponse()
+                body = response.read()
+            finally:
+                conn.close()
+            if response.status == 200:
+                workers = json.loads(body)
+                seen = {name for name, info in workers.items() if info}
+                if expected <= seen:
+                    break
+            time.sleep(1)
+        waited = round(time.monotonic() - (deadline - 30), 2)
+    finally:
+        proc.stop()
+    assert expected <= seen, (expected, seen)
+    return {
+        "scenario": "flower_lists_every_worker",
+        "jobs": 0,
+        "faults": 0,
+        "lost": 0,
+        "duplicated": 0,
+        "workers_listed": sorted(seen),
+        "listed_after_seconds": waited,
+    }
+
+
+ALL = [separate_disks, photo_and_export, media_host_cut_off_mid_compression, flower_lists_every_worker]
