@@ -78,7 +78,7 @@ def test_a_person_downloads_everything_we_hold_about_them(
     assert [n for n in names if n.startswith("exports/") and n.endswith(".xlsx")]
     assert json.loads(zf.read("exports.json"))[0]["id"] == export.pk
     told = json.loads(zf.read("notifications.json"))
-    assert {t["title"] for t in told} >= {"Your images are ready"}
+    assert {t["title"] for t in told} >= {"Your picture is ready"}
     account = json.loads(zf.read("account.json"))
     assert account["username"] == "alice" and account["storage_bytes_used"] == photo.stat().st_size
     assert "email_preferences.json" in names
