@@ -15,6 +15,8 @@ pytestmark = pytest.mark.django_db
 
 JSON = {"HTTP_ACCEPT": "application/json"}
 HTML = {"HTTP_ACCEPT": "text/html"}
+# The badge's count, after the words a screen reader says before it.
+BADGE = r'id="unread-badge"[^>]*{attrs}>(?:<span class="visually-hidden">unread: </span>)?{n}</span>'
 
 
 def make(user, n=1, **extra):
@@ -101,18 +103,18 @@ def test_page_lists_newest_first_with_badge_and_only_mine(owner_client, user, ot
     page = owner_client.get("/notifications/", **HTML).content.decode()
     assert page.index("Batch 1 ready") < page.index("Batch 0 ready")
     assert "Not for alice" not in page
-    assert re.search(r'id="unread-badge"[^>]*>2</span>', page)
+    assert re.search(BADGE.format(attrs="", n=2), page)
     assert 'class="site-header"' in page  # extends base.html
     owner_client.post("/notifications/read-all/", **JSON)
     page = owner_client.get("/notifications/", **HTML).content.decode()
-    assert re.search(r'id="unread-badge"[^>]*hidden[^>]*>0</span>', page)
+    assert re.search(BADGE.format(attrs="hidden[^>]*", n=0), page)
     assert "Mark read</button>" not in page
 
 
 def test_badge_shows_on_other_pages(owner_client, user):
     make(user, 3)
     page = owner_client.get("/notifications/preferences/", **HTML).content.decode()
-    assert re.search(r'id="unread-badge"[^>]*>3</span>', page)
+    assert re.search(BADGE.format(attrs="", n=3), page)
 
 
 def test_preferences_turn_email_off_per_kind(owner_client, user):
