@@ -25,7 +25,16 @@ def logged_in(user) -> Client:
 def database_gone(logged_in, monkeypatch, tmp_path):
     """Every new connection fails as a stopped server's would: the driver's own OperationalError."""
     connection.close()
-    monkeypatch.setitem(connection.settings_dict, "NAME", str(tmp_path / "no-such-dir" / "db.sqlite3"))
+    if connection.vendor == "sqlite":
+        monkeypatch.setitem(connection.settings_dict, "NAME", str(tmp_path / "no-such-dir" / "db.sqlite3"))
+    else:  # a server that is not there: a port nothing listens on
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed_port = probe.getsockname()[1]
+        monkeypatch.setitem(connection.settings_dict, "HOST", "127.0.0.1")
+        monkeypatch.setitem(connection.settings_dict, "PORT", str(closed_port))
     yield
     connection.close()
     monkeypatch.undo()

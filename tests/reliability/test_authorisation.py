@@ -34,6 +34,7 @@ class World:
     export: object
     notification: object
     schedule: object = None
+    archive: object = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,12 @@ def _download(w: World) -> str:
     from reports.services import export_download_url
 
     return export_download_url(export=w.export)
+
+
+def _archive_download(w: World) -> str:
+    from config.mydata.services import archive_download_url
+
+    return archive_download_url(archive=w.archive)
 
 
 def _unsubscribe(w: World) -> str:
@@ -75,6 +82,13 @@ MATRIX: dict[str, Entry] = {
     "time_zone_update": Entry(LOGIN, "/accounts/settings/time-zone/", 405),  # POST only
     "task_status": Entry(OWNER, lambda w: f"/tasks/{w.job.task_id}/"),
     "task_cancel": Entry(OWNER, lambda w: f"/tasks/{w.job.task_id}/cancel/", 405),  # POST only
+    "task_stream": Entry(LOGIN, "/tasks/stream/", 400),  # without ids: nothing to watch
+    # Staff sessions or the bearer token only: anyone else, logged in or not, gets a 404.
+    "metrics": Entry(PUBLIC, "/metrics", 404),
+    "mydata:index": Entry(LOGIN, "/mydata/"),
+    "mydata:archive": Entry(LOGIN, "/mydata/archive/", 405),  # POST only
+    "mydata:download": Entry(SIGNED, _archive_download),
+    "mydata:delete": Entry(LOGIN, "/mydata/delete/"),
     "healthz": Entry(PUBLIC, "/healthz", 0),  # 200 or 503 by the state of beat: not an auth matter
     # media_app
     "media_app:gallery": Entry(LOGIN, "/media/"),
@@ -145,8 +159,12 @@ def world(celery_worker, user, wait_job, testdata) -> World:
         HTTP_ACCEPT="application/json",
     ).json()
     export = export_request(user=user, kind="job_history")
+    from config.mydata.services import archive_request
+
+    archive = archive_request(user=user)
     assert wait_job(body["task_id"]).state == "SUCCESS"
     assert wait_job(export.job.task_id).state == "SUCCESS"
+    assert wait_job(archive.job.task_id, timeout=120).state == "SUCCESS"
     from media_app.models import Image
     from reports.models import Export
 
@@ -157,6 +175,7 @@ def world(celery_worker, user, wait_job, testdata) -> World:
         export=Export.objects.get(pk=export.pk),
         notification=notify(user=user, kind="general", title="Hello", email=False),
         schedule=_schedule(user),
+        archive=type(archive).objects.get(pk=archive.pk),
     )
 
 
