@@ -116,3 +116,15 @@ def test_only_loopback_addresses_go_without_a_debug_warning():
     assert is_loopback("localhost")
     assert not is_loopback("0.0.0.0")  # noqa: S104
     assert not is_loopback("192.0.2.1") and not is_loopback("example.org")
+
+
+def test_runstack_with_no_names_starts_everything_and_refuses_unknown_ones():
+    """`make run` calls a bare `manage.py runstack`: the parser must take no names at all."""
+    from django.core.management.base import CommandError
+
+    from config.core.management.commands.runstack import Command
+
+    options = Command().create_parser("manage.py", "runstack").parse_args([])
+    assert options.processes == []
+    with pytest.raises(CommandError, match="no such process"):
+        Command().handle(processes=["webb"])

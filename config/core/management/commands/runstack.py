@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from config.core import devredis
 
@@ -23,11 +23,18 @@ class Command(BaseCommand):
     help = "Run the whole system locally from the Procfile (Ctrl-C stops everything)."
 
     def add_arguments(self, parser):
+        # No `choices=` here: argparse checks a nargs="*" positional's empty default against them
+        # and refuses a bare `runstack` (what `make run` calls). Checked in handle() instead.
         parser.add_argument(
-            "processes", nargs="*", choices=PROCESSES, help="only these (default: all of them)"
+            "processes", nargs="*", help=f"only these, of {', '.join(PROCESSES)} (default: all)"
         )
 
     def handle(self, *args, processes=(), **options):
+        unknown = sorted(set(processes) - set(PROCESSES))
+        if unknown:
+            raise CommandError(
+                f"no such process in the Procfile: {', '.join(unknown)} (choose from {', '.join(PROCESSES)})"
+            )
         env = dict(os.environ)
         env.setdefault("PORT", "8000")
         # Loopback only, unless asked: the demo login is printed, and DEBUG may be turned on.
