@@ -24,8 +24,11 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.utils.connection import ConnectionProxy
 
+# Its own alias: the same Redis, with short timeouts (settings.THROTTLE_SOCKET_TIMEOUT).
+cache = ConnectionProxy(caches, "throttle")
 logger = logging.getLogger(__name__)
 
 

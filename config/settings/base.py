@@ -322,7 +322,15 @@ CACHES = {
             "socket_connect_timeout": SOCKET_CONNECT_TIMEOUT,
             "socket_timeout": SOCKET_TIMEOUT,
         },
-    }
+    },
+}
+# The login, reset and upload-rate counters (config/accounts/throttle.py) are best effort: when
+# Redis does not answer they let the request through, so they wait for it far less than the
+# publish that follows them, which must still fail (503) within about SOCKET_TIMEOUT.
+THROTTLE_SOCKET_TIMEOUT = env.float("THROTTLE_SOCKET_TIMEOUT", default=0.25)
+CACHES["throttle"] = {
+    **CACHES["default"],
+    "OPTIONS": {"socket_connect_timeout": THROTTLE_SOCKET_TIMEOUT, "socket_timeout": THROTTLE_SOCKET_TIMEOUT},
 }
 
 # --- Celery -------------------------------------------------------------------------------------

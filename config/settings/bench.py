@@ -28,6 +28,7 @@ if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # S3 has no fo
 # No collectstatic before a benchmark; no page measured here renders static URLs.
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 CACHES["default"]["KEY_PREFIX"] = "bench"
+CACHES["throttle"]["KEY_PREFIX"] = CACHES["default"]["KEY_PREFIX"]
 
 ROOT_URLCONF = "tests.bench.urls"
 # The no-op and CPU-burning tasks the measures send (tests/bench/tasks.py).

@@ -25,6 +25,7 @@ REPORTS_TEMP_DIR = VAR_DIR / f"test-tmp-{_run}" / "exports"
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # S3 has no folder of ours
     STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)
 CACHES["default"]["KEY_PREFIX"] = f"test-{_run}"
+CACHES["throttle"]["KEY_PREFIX"] = CACHES["default"]["KEY_PREFIX"]
 
 # Short timeouts so fault-injection tests finish quickly.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
