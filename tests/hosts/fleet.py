@@ -120,10 +120,18 @@ class Host:
         """Run ``argv`` in this host: its network namespace, a private mount namespace with a
         tmpfs over /tmp, and its own host name (Celery names workers after it: media@media)."""
         assignments = [f"{k}={v}" for k, v in env.items()]
-        script = (
-            f"mount -t tmpfs -o size=512m tmpfs /tmp && hostname {self.name} && "
-            f'mkdir -p {HOST_VAR_DIR} && exec env "$@"'
-        )
+        # A checkout that itself lives under /tmp (a CI clone may) would vanish under the tmpfs:
+        # bind it aside first and back into the new /tmp, so the code and its virtualenv stay.
+        keep = ""
+        if ROOT.is_relative_to("/tmp"):
+            keep = (
+                f"k=$(mktemp -d /run/backroom-root.XXXXXX) && mount --bind {ROOT} $k && "
+                f"mount -t tmpfs -o size=512m tmpfs /tmp && mkdir -p {ROOT} && mount --bind $k {ROOT} && "
+                "umount $k && rmdir $k && "
+            )
+        else:
+            keep = "mount -t tmpfs -o size=512m tmpfs /tmp && "
+        script = f'{keep}hostname {self.name} && mkdir -p {HOST_VAR_DIR} && exec env "$@"'
         return [
             "ip", "netns", "exec", self.ns,
             "unshare", "--mount", "--uts", "--propagation", "private",
