@@ -270,7 +270,8 @@ def media_host_gone_for_good(fleet: Fleet) -> dict:
     # The machine is gone: nothing of it comes back, even if the cable did.
     for proc in media.procs:
         proc.stop(sig=9)
-    _wait_jobs_final(fleet, task_ids, timeout=120)
+    # The dead host's job lease (hard limit 45 s + 60 s) must lapse before media2 may take it.
+    _wait_jobs_final(fleet, task_ids, timeout=150)
     figures = {
         "scenario": "media_host_gone_for_good",
         "faults": 1,

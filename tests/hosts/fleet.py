@@ -290,11 +290,13 @@ class Fleet:
             "CELERY_UNACKED_RESTORE_INTERVAL": "1",
             # Shorter limits so a message held by a host that is gone comes back within a minute;
             # their order stays: soft < hard time limit, and both and the longest retry countdown
-            # below the visibility timeout.
-            "CELERY_TASK_SOFT_TIME_LIMIT": "25",
-            "CELERY_TASK_TIME_LIMIT": "30",
-            "REPORTS_TASK_SOFT_TIME_LIMIT": "25",
-            "REPORTS_TASK_TIME_LIMIT": "30",
+            # below the visibility timeout. The soft limit outlasts the 30 s cut of
+            # media_host_cut_off_mid_compression with room: at 25 s it fired inside the cut, in the
+            # middle of a database call, and the job failed instead of finishing once.
+            "CELERY_TASK_SOFT_TIME_LIMIT": "40",
+            "CELERY_TASK_TIME_LIMIT": "45",
+            "REPORTS_TASK_SOFT_TIME_LIMIT": "40",
+            "REPORTS_TASK_TIME_LIMIT": "45",
             # The shortest cap the email lease allows (notifications.E001: a 60 s lease + 1).
             "BACKROOM_MAX_COUNTDOWN": "61",
             "CELERY_VISIBILITY_TIMEOUT": "70",
