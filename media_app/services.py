@@ -25,7 +25,7 @@ from django.utils import timezone
 from config.accounts import quotas
 from config.core.errors import HumanError, StorageUnavailable, TransientError
 from config.core.models import Job
-from config.core.services import job_create
+from config.core.services import job_create, rows_settle_behind_final_jobs
 from config.core.storage import STORAGE_ERRORS
 from config.core.storage import is_missing as _is_missing
 from config.ops.files import delete_file
@@ -358,25 +358,13 @@ def image_fail(*, image_id: int, error: str, task_id: str | None = None) -> bool
 
 
 def images_settle(*, batch_size: int = 1000) -> int:
-    """Fail the images left PENDING or PROCESSING behind a final job (the cleanup's sweep).
-
-    The failure hook normally settles an image in the job's own transaction; this catches the
-    ones it missed (a hook that raised, rows older than the hook). The image shows its job's
-    error, or a sentence of its own when the job ended SUCCESS without finishing it. Returns how
-    many images it failed.
-    """
-    settled = 0
-    last_pk = 0
-    while True:
-        images = selectors.images_unsettled(after_pk=last_pk, limit=batch_size)
-        if not images:
-            return settled
-        last_pk = images[-1].pk
-        for image in images:
-            job = image.job
-            error = job.error if job.state == Job.State.FAILURE and job.error else MESSAGE_UNFINISHED
-            # With the job's task id: a re-run started meanwhile is left alone.
-            settled += image_fail(image_id=image.pk, error=error, task_id=job.task_id)
+    """Fail the images left PENDING or PROCESSING behind a final job (the cleanup's sweep)."""
+    return rows_settle_behind_final_jobs(
+        unsettled=lambda after_pk, limit: selectors.images_unsettled(after_pk=after_pk, limit=limit),
+        fail=lambda image, message, task_id: image_fail(image_id=image.pk, error=message, task_id=task_id),
+        unfinished_message=MESSAGE_UNFINISHED,
+        batch_size=batch_size,
+    )
 
 
 def image_cancel(*, image_id: int, task_id: str) -> bool:

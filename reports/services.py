@@ -32,8 +32,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from config.accounts import selectors as accounts
 from config.core.clock import db_now
 from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, JobCancelled, TransientError
-from config.core.models import Job
-from config.core.services import job_create
+from config.core.services import job_create, rows_settle_behind_final_jobs
 from config.core.storage import STORAGE_ERRORS
 from config.ops.files import delete_file
 
@@ -494,23 +493,15 @@ def exports_delete_expired(*, grace_hours: float = 0, batch_size: int = 1000) ->
 
 
 def exports_settle(*, batch_size: int = 1000) -> int:
-    """Fail the exports left QUEUED or STARTED behind a final job; returns how many.
-
-    The failure hook normally settles an export in the job's own transaction; this catches the
-    ones it missed. The export takes its job's error, or a sentence of its own.
-    """
-    settled = 0
-    last_pk = 0
-    while True:
-        exports = selectors.exports_unsettled(after_pk=last_pk, limit=batch_size)
-        if not exports:
-            return settled
-        last_pk = exports[-1].pk
-        for export in exports:
-            job = export.job
-            message = job.error if job.state == Job.State.FAILURE and job.error else MESSAGE_STOPPED
-            # With the job's task id: a re-run started meanwhile is left alone.
-            settled += export_fail(export_id=export.pk, message=message, task_id=job.task_id)
+    """Fail the exports left QUEUED or STARTED behind a final job; returns how many."""
+    return rows_settle_behind_final_jobs(
+        unsettled=lambda after_pk, limit: selectors.exports_unsettled(after_pk=after_pk, limit=limit),
+        fail=lambda export, message, task_id: export_fail(
+            export_id=export.pk, message=message, task_id=task_id
+        ),
+        unfinished_message=MESSAGE_STOPPED,
+        batch_size=batch_size,
+    )
 
 
 # --- download links -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -335,3 +336,32 @@ def _send_quietly(job: Job) -> None:
         job_send(job=job)
     except BrokerUnavailable:
         pass  # stays QUEUED; the re-dispatcher sends it
+
+
+def rows_settle_behind_final_jobs(
+    *,
+    unsettled: Callable[[int, int], list],
+    fail: Callable[..., bool],
+    unfinished_message: str,
+    batch_size: int = 1000,
+) -> int:
+    """Fail the business rows still active behind a job that is already final (a cleanup sweep).
+
+    The failure hook normally settles a row in its job's own transaction; this catches the ones it
+    missed (a hook that raised, rows older than the hook). ``unsettled(after_pk, limit)`` returns
+    the app's rows with their ``job``, in pk order; ``fail(row, message, task_id)`` fails one and
+    says whether it moved. A row takes its job's error, or ``unfinished_message`` when the job
+    ended otherwise. Returns how many rows it failed.
+    """
+    settled = 0
+    last_pk = 0
+    while True:
+        rows = unsettled(last_pk, batch_size)
+        if not rows:
+            return settled
+        last_pk = rows[-1].pk
+        for row in rows:
+            job = row.job
+            message = job.error if job.state == State.FAILURE and job.error else unfinished_message
+            # With the job's task id: a re-run started meanwhile is left alone.
+            settled += bool(fail(row, message, job.task_id))
