@@ -27,10 +27,21 @@ def pytest_configure(config):
         )
 
 
+def _uses_browser(item) -> bool:
+    return "browser" in item.keywords or "browser" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(config, items):
-    """Without Chromium, skip exactly the browser tests, by name, and say how to get it."""
+    """Browser tests run last; without Chromium they are skipped, by name, with how to get it.
+
+    Last, because Playwright's sync API leaves its event loop registered as this thread's running
+    loop for as long as the session-wide browser is open: a later test that drives an async view
+    through Django's test client (async_to_sync) would fail with "cannot use AsyncToSync in the same
+    thread as an async event loop". The sort is stable, so the order within each group is kept.
+    """
     from tests.browser.fixtures import HAVE_CHROMIUM, INSTALL_HINT
 
+    items.sort(key=_uses_browser)
     if HAVE_CHROMIUM:
         return
     skipped = [item for item in items if "browser" in item.keywords]
