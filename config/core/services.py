@@ -324,8 +324,11 @@ def jobs_retry(*, jobs: list[Job]) -> int:
                 sent_at=None,
                 started_at=None,
                 finished_at=None,
+                updated_at=Now(),  # the stream's event id: newer than the failure it replaces
             )
             job.refresh_from_db()
+            # Published before the send, so the owner's streams get QUEUED before the worker's STARTED.
+            push.on_commit_publish(job.task_id)
             transaction.on_commit(lambda job=job: _send_quietly(job))
         count += 1
     return count

@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.core import push
 from config.core.clock import db_now
 from config.core.errors import HumanError
 from config.core.models import Job
@@ -172,6 +173,7 @@ def jobs_fail_stuck(*, stuck_after_seconds: int | None = None, batch_size: int =
             logger.warning("marked %d %s job(s) that stopped responding as failed", len(moved), name)
         for job in moved:
             _settle_business_row(job)
+            push.on_commit_publish(job.task_id)  # its watchers see the failure, as any other
         failed += len(moved)
     return failed
 

@@ -1,5 +1,6 @@
 """Pushed job status (issue 21, item 3): GET /tasks/stream/ on the Procfile's web command, a real
-worker, real Redis pub/sub. Events arrive in order, only on their owner's stream."""
+worker, real Redis pub/sub. Events arrive in order, only on their owner's stream; every path that
+changes a job's state (the worker, cancel, the admin's retry, the stuck-job sweep) publishes."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import http.client
 import json
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
-from config.core import services
+from config.core import push, services
+from config.core.errors import MESSAGE_TIMEOUT
 from config.core.models import Job
 from tests.webserver import WebServer
 
@@ -181,3 +186,94 @@ def test_open_streams_hold_no_thread_of_the_web_server(web, user):
     finally:
         for s in streams:
             s.close()
+
+
+class Subscriber:
+    """A plain Redis subscriber on an owner's channel: what every web process's hub hears."""
+
+    def __init__(self, owner_id: int) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(settings.REDIS_URL)
+        self.pubsub = self.client.pubsub()
+        self.pubsub.subscribe(push.channel(owner_id))
+        confirmed = self.pubsub.get_message(timeout=10)
+        assert confirmed and confirmed["type"] == "subscribe", confirmed
+
+    def next_payload(self, timeout: float = 20) -> dict:
+        message = self.pubsub.get_message(timeout=timeout)
+        if message is None:
+            raise TimeoutError(f"nothing published within {timeout} s")
+        return json.loads(message["data"])
+
+    def until_final(self) -> list[dict]:
+        seen = [self.next_payload()]
+        while seen[-1]["poll_after_ms"] is not None:
+            seen.append(self.next_payload())
+        return seen
+
+    def close(self) -> None:
+        self.pubsub.close()
+        self.client.close()
+
+
+def failed_job(owner, error: str = MESSAGE_TIMEOUT) -> Job:
+    return Job.objects.create(
+        task_id=str(uuid.uuid4()),
+        owner=owner,
+        kind="push-test",
+        task_name="tests.sleep",
+        kwargs={"seconds": 0.4, "steps": 2},
+        state=Job.State.FAILURE,
+        error=error,
+        finished_at=timezone.now(),
+    )
+
+
+def test_a_job_retried_from_the_admin_publishes_its_new_run(celery_worker, user, admin_client):
+    job = failed_job(user)
+    failed_at = job.updated_at
+    subscriber = Subscriber(user.pk)
+    try:
+        response = admin_client.post(
+            "/admin/core/job/", {"action": "retry_failed", "_selected_action": [job.pk]}, follow=True
+        )
+        assert "1 failed job(s) re-queued." in response.content.decode()
+        seen = subscriber.until_final()
+    finally:
+        subscriber.close()
+    job.refresh_from_db()
+    assert {e["task_id"] for e in seen} == {job.task_id}  # the new run's id, the one a page now watches
+    states = [e["state"] for e in seen]
+    assert states == ["QUEUED", "STARTED", "PROGRESS", "PROGRESS", "SUCCESS"], states
+    assert seen[0]["error"] is None and seen[0]["progress"] is None  # the old failure is gone
+    # Newer than the failure: a stream that sent the failed state takes the re-run's events.
+    assert seen[0]["updated"] > int(failed_at.timestamp() * 1_000_000)
+    assert [e["updated"] for e in seen] == sorted(e["updated"] for e in seen)
+
+
+def test_a_job_cancelled_from_the_admin_publishes_its_end(user, admin_client):
+    job = unsent_job(user)
+    subscriber = Subscriber(user.pk)
+    try:
+        admin_client.post("/admin/core/job/", {"action": "cancel_active", "_selected_action": [job.pk]})
+        event = subscriber.next_payload()
+    finally:
+        subscriber.close()
+    assert (event["task_id"], event["state"], event["poll_after_ms"]) == (job.task_id, "CANCELLED", None)
+
+
+def test_a_job_the_sweep_fails_as_stuck_publishes_its_failure(user):
+    from config.ops import services as ops_services
+
+    job = unsent_job(user)
+    long_ago = timezone.now() - timedelta(hours=3)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.STARTED, started_at=long_ago, updated_at=long_ago)
+    subscriber = Subscriber(user.pk)
+    try:
+        assert ops_services.jobs_fail_stuck(stuck_after_seconds=60) == 1
+        event = subscriber.next_payload()
+    finally:
+        subscriber.close()
+    assert (event["task_id"], event["state"], event["poll_after_ms"]) == (job.task_id, "FAILURE", None)
+    assert event["error"]
