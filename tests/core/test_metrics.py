@@ -167,3 +167,45 @@ def test_anonymous_non_staff_and_wrong_token_get_404_staff_gets_metrics(web, use
     response = get(web.port, "/metrics", session_of(staff))
     assert response.status == 200
     assert "backroom_jobs" in families(response.body)
+
+
+def test_retries_and_cancellations_are_counted_by_kind(web, celery_worker, user, wait_job, tmp_path):
+    from config.core.models import Job
+    from tests import djtasks
+
+    def scrape() -> dict:
+        return families(get(web.port, "/metrics", {"Authorization": f"Bearer {TOKEN}"}).body)
+
+    retried_kind, cancelled_kind = "tests.djtasks.flaky", "metrics-cancelled"
+    before = scrape()
+    result = djtasks.flaky.enqueue(str(tmp_path / "flaky"))  # fails once, retried, then succeeds
+    held = Job.objects.create(
+        task_id=str(uuid.uuid4()), owner=user, kind=cancelled_kind, task_name="tests.echo"
+    )
+    services.job_cancel(job=held)
+    assert wait_job(result.id).state == "SUCCESS"
+    after = scrape()
+
+    def grown(name: str, kind: str) -> float:
+        return value(after, name, kind=kind) - value(before, name, kind=kind)
+
+    assert grown("backroom_job_retries_recent", retried_kind) == 1
+    assert grown("backroom_job_cancellations_recent", cancelled_kind) == 1
+    assert grown("backroom_jobs_finished_recent", cancelled_kind) == 1
+
+
+def test_every_metric_the_example_alerts_use_is_one_the_endpoint_serves(web):
+    """docs/alerts.yml names only metrics a scrape has, and has the three alerts the README promises.
+    Read as lines, not YAML: no YAML parser is among our requirements."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "alerts.yml").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    alerts = set(re.findall(r"^\s*- alert: (\w+)$", "\n".join(lines), re.MULTILINE))
+    assert {"BackroomQueueOldestMessageTooOld", "BackroomJobFailureRateHigh", "BackroomBeatStale"} <= alerts
+    used = set(re.findall(r"\bbackroom_[a-z_]+", "\n".join(lines)))
+    assert used, "no metric found in docs/alerts.yml"
+    served = set(families(get(web.port, "/metrics", {"Authorization": f"Bearer {TOKEN}"}).body))
+    for name in sorted(used):
+        assert name.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum") in served, name
