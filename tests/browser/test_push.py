@@ -1,6 +1,6 @@
-"""Pushed job status in a real page (issue 21, item 3): the reports page in Chromium, served by the
-Procfile's web command (uvicorn: a stream is pushed event by event, which pytest-django's WSGI
-live_server cannot do), a real worker and Redis.
+"""Pushed job status in real pages (issue 21, item 3): the reports page and the gallery in Chromium,
+served by the Procfile's web command (uvicorn: a stream is pushed event by event, which
+pytest-django's WSGI live_server cannot do), a real worker and Redis.
 
 The page watches all its jobs over one EventSource stream and never polls while it works; refused
 or cut, the page falls back to polling /tasks/<id>/. Either way each export reaches Download.
@@ -92,7 +92,7 @@ class Traffic:
             self.polls.append(path)
 
 
-def open_reports(browser, web, user, *, refuse_stream=None):
+def open_page(browser, web, user, path: str, *, refuse_stream=None):
     context = browser.new_context(
         base_url=f"http://127.0.0.1:{web.port}", viewport={"width": 1200, "height": 900}
     )
@@ -103,12 +103,13 @@ def open_reports(browser, web, user, *, refuse_stream=None):
     if refuse_stream is not None:
         page.route("**/tasks/stream/**", refuse_stream)
     traffic = Traffic(page)
-    page.goto("/accounts/login/")
+    # Landing on a page that watches no job (the gallery, the default, would watch ours).
+    page.goto("/accounts/login/?next=/notifications/")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", "pw-123456!")
     page.click("button:has-text('Log in')")
-    page.wait_for_load_state()
-    page.goto("/reports/")
+    page.wait_for_url("**/notifications/")
+    page.goto(path)
     return context, page, traffic
 
 
@@ -126,7 +127,7 @@ def downloads(page) -> int:
 
 def test_the_page_follows_its_jobs_over_one_stream_and_never_polls(browser, web, celery_worker, user, shots):
     exports = held_exports(user, 2)
-    context, page, traffic = open_reports(browser, web, user)
+    context, page, traffic = open_page(browser, web, user, "/reports/")
     try:
         assert page.locator(".export[data-task-url]").count() == 2
         # The snapshot of both jobs has arrived: the stream is subscribed, so no change can be missed.
@@ -160,7 +161,7 @@ def test_without_the_stream_the_page_polls_and_still_gets_there(
     browser, web, celery_worker, user, shots, refuse_stream, streams_tried
 ):
     (export,) = held_exports(user, 1)
-    context, page, traffic = open_reports(browser, web, user, refuse_stream=refuse_stream)
+    context, page, traffic = open_page(browser, web, user, "/reports/", refuse_stream=refuse_stream)
     try:
         # Refused (a 503: EventSource gives up at once) or cut (it reconnects; app.js stops at the
         # third error in a row): either way the page polls the job instead.
@@ -172,5 +173,38 @@ def test_without_the_stream_the_page_polls_and_still_gets_there(
         assert len(traffic.streams) == streams_tried, traffic.streams
         assert set(traffic.polls) == {f"/tasks/{export.job.task_id}/"}
         assert len(traffic.polls) >= 2  # it polled on until the job was final
+    finally:
+        context.close()
+
+
+def test_a_job_cancelled_elsewhere_turns_its_gallery_tile_cancelled(browser, web, user, shots):
+    """The admin (or another tab) cancels a picture's job: the gallery watching it says so at once."""
+    import uuid
+
+    from config.core.models import Job
+    from media_app import services as media_services
+    from media_app.models import Image
+
+    image = Image.objects.create(
+        owner=user, original=f"media/originals/{user.pk}/held.jpg", original_format="JPEG", title="held"
+    )
+    image.job = Job.objects.create(
+        task_id=str(uuid.uuid4()),
+        owner=user,
+        kind=media_services.JOB_KIND,
+        task_name=media_services.TASK_NAME,
+        args=[image.pk],
+    )
+    image.save(update_fields=["job"])
+    context, page, traffic = open_page(browser, web, user, "/media/")
+    try:
+        badge = page.locator(f"#gallery a.tile[href='/media/{image.pk}/'] [data-role=state]")
+        wait_for_js(page, "window.__pushed.includes('QUEUED')", timeout=20_000)
+        services.job_cancel(job=image.job)
+        page.wait_for_selector(f"#gallery a.tile[href='/media/{image.pk}/'] .state-CANCELLED")
+        shots(page, "cancelled")
+        assert badge.text_content() == "Cancelled"
+        assert page.evaluate("window.__pushed") == ["QUEUED", "CANCELLED"]
+        assert len(traffic.streams) == 1 and traffic.polls == []
     finally:
         context.close()

@@ -181,7 +181,7 @@
   });
 
   // --- live state --------------------------------------------------------------------------------
-  const FINAL = { SUCCESS: true, FAILURE: true };
+  const FINAL = { SUCCESS: true, FAILURE: true, CANCELLED: true };
   const detail = document.getElementById("image-detail");
   if (detail && detail.dataset.statusUrl && window.backroomPoll) {
     const state = document.getElementById("image-state");
@@ -208,8 +208,9 @@
       try {
         const r = await fetch(tile.dataset.imageUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
         const image = await r.json();
-        badge.textContent = image.state === "READY" ? "Ready" : "Failed";
-        badge.className = "state state-" + (image.state === "READY" ? "SUCCESS" : "FAILURE");
+        const [word, css] = { READY: ["Ready", "SUCCESS"], CANCELLED: ["Cancelled", "CANCELLED"] }[image.state] || ["Failed", "FAILURE"];
+        badge.textContent = word;
+        badge.className = "state state-" + css;
         let squares = image.renditions.filter((x) => x.name === "square");
         if (!squares.length) squares = image.renditions.filter((x) => x.name === "thumb");
         const best = ["AVIF", "WEBP"].map((f) => squares.find((x) => x.format === f)).filter(Boolean);
