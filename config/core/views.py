@@ -7,6 +7,7 @@ import sys
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -58,6 +59,9 @@ def task_status(request, task_id: str):
     return JsonResponse(job_status_payload(row))
 
 
+MESSAGE_NO_STREAM = "Live updates need the ASGI web server; this page checks each job instead."
+
+
 @require_GET
 @never_cache
 async def task_stream(request):
@@ -76,6 +80,11 @@ async def task_stream(request):
     ids = [i for i in request.GET.get("ids", "").split(",") if TASK_ID.match(i)][: push.MAX_IDS]
     if not ids:
         return JsonResponse({"error": "Say which jobs to watch: ?ids=<task id>,<task id>"}, status=400)
+    if not isinstance(request, ASGIRequest):
+        # Under WSGI (config/wsgi.py, runserver, pytest-django's live_server) Django reads an async
+        # stream to its end before the first byte leaves: the page would see nothing for up to
+        # PUSH_STREAM_LIFETIME while a thread waits. Refused, the page polls at once instead.
+        return JsonResponse({"error": MESSAGE_NO_STREAM}, status=503)
     last = request.headers.get("Last-Event-ID", "")
     response = StreamingHttpResponse(
         push.stream(owner_id=user.pk, task_ids=ids, last_event_id=int(last) if last.isdigit() else None),

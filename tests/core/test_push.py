@@ -277,3 +277,23 @@ def test_a_job_the_sweep_fails_as_stuck_publishes_its_failure(user):
         subscriber.close()
     assert (event["task_id"], event["state"], event["poll_after_ms"]) == (job.task_id, "FAILURE", None)
     assert event["error"]
+
+
+def test_under_wsgi_the_stream_is_refused_so_pages_poll(live_server, user):
+    """pytest-django's live_server is WSGI, like config/wsgi.py: there a stream would reach the page
+    only once it ended, so it is a 503 with a sentence (EventSource gives up; app.js polls)."""
+    from urllib.parse import urlsplit
+
+    job = unsent_job(user)
+    address = urlsplit(live_server.url)
+    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=20)
+    conn.request(
+        "GET",
+        f"/tasks/stream/?ids={job.task_id}",
+        headers={"Cookie": cookie(user), "Accept": "text/event-stream"},
+    )
+    response = conn.getresponse()
+    assert response.status == 503
+    assert response.getheader("Content-Type") == "application/json"
+    assert "Live updates need the ASGI web server" in json.loads(response.read())["error"]
+    conn.close()
