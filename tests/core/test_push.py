@@ -297,3 +297,38 @@ def test_under_wsgi_the_stream_is_refused_so_pages_poll(live_server, user):
     assert response.getheader("Content-Type") == "application/json"
     assert "Live updates need the ASGI web server" in json.loads(response.read())["error"]
     conn.close()
+
+
+def test_a_scheduled_report_run_now_from_the_admin_publishes_its_export_s_job(
+    celery_worker, user, admin_client
+):
+    """Run now sends the schedule's task (a job of no one's); the export it asks for is the owner's
+    job, and its changes reach the owner's streams like any other."""
+    from datetime import time as clock_time
+
+    from reports import services as reports_services
+    from reports.models import Export
+
+    schedule = reports_services.schedule_create(
+        user=user,
+        kind="job_history",
+        format="csv",
+        columns=[],
+        filters={},
+        frequency="daily",
+        at=clock_time(8),
+    )
+    subscriber = Subscriber(user.pk)
+    try:
+        response = admin_client.post(
+            "/admin/django_celery_beat/periodictask/",
+            {"action": "run_tasks", "_selected_action": [schedule.periodic_task_id]},
+            follow=True,
+        )
+        assert "1 task(s) sent." in response.content.decode()
+        seen = subscriber.until_final()
+    finally:
+        subscriber.close()
+    export = Export.objects.get(schedule=schedule)
+    assert {e["task_id"] for e in seen} == {export.job.task_id}
+    assert seen[0]["state"] == "STARTED" and seen[-1]["state"] == "SUCCESS", seen
