@@ -1,10 +1,11 @@
 """Pushed job status: state and progress changes as server-sent events (GET /tasks/stream/).
 
-Publishing (any process, sync): every state change of a job (config/core/services.py) calls
-:func:`job_changed` once its transaction has committed. That reads the job's status row as the
-owner's poll would see it and PUBLISHes it on the owner's channel in Redis. A publish that fails
-is logged and forgotten: the stream sends a fresh snapshot on every (re)connect, and pages fall
-back to polling, so a lost event delays a page but never wrongs it.
+Publishing (any process, sync): every state change of a job (config/core/services.py, and the
+stuck-job sweep in config/ops/services.py) calls :func:`job_changed` once its transaction has
+committed. That reads the job's status row as the owner's poll would see it and PUBLISHes it on
+the owner's channel in Redis. A publish that fails is logged and forgotten: the stream sends a
+fresh snapshot on every (re)connect, and pages fall back to polling, so a lost event delays a
+page but never wrongs it.
 
 Watching (a web process, async): one Redis pub/sub connection per web process (:class:`Hub`)
 carries every owner's channel its streams need and hands each message to the streams of that
