@@ -208,3 +208,28 @@ def test_a_job_cancelled_elsewhere_turns_its_gallery_tile_cancelled(browser, web
         assert len(traffic.streams) == 1 and traffic.polls == []
     finally:
         context.close()
+
+
+def test_an_export_cancelled_elsewhere_loses_its_cancel_button_and_one_cancelled_here_says_so(
+    browser, web, user, shots
+):
+    away, here = held_exports(user, 2)
+    context, page, traffic = open_page(browser, web, user, "/reports/")
+    try:
+        wait_for_js(page, "window.__pushed.filter((s) => s === 'QUEUED').length === 2", timeout=20_000)
+        services.job_cancel(job=away.job)  # the admin, or another tab
+        gone = page.locator(f"#export-{away.pk}")
+        gone.locator(".state-CANCELLED").wait_for()
+        gone.locator("button:has-text('Cancel')").wait_for(state="detached")
+        assert page.locator(f"#export-{here.pk} button:has-text('Cancel')").count() == 1
+        assert page.evaluate("window.__pushed") == ["QUEUED", "QUEUED", "CANCELLED"]
+        assert len(traffic.streams) == 1 and traffic.polls == []
+        shots(page, "cancelled-elsewhere")
+
+        page.click(f"#export-{here.pk} button:has-text('Cancel')")
+        page.wait_for_selector("text=Cancelled. The job will not run.")
+        assert page.locator(f"#export-{here.pk} [data-role=state]").text_content() == "CANCELLED"
+        assert page.locator(".export button:has-text('Cancel')").count() == 0
+        shots(page, "cancelled-here")
+    finally:
+        context.close()

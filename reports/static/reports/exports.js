@@ -19,8 +19,9 @@
       text(item.querySelector("[data-role=size]"), " · " + body.rows.toLocaleString() + " rows · " + size);
     }
     const actions = item.querySelector("[data-role=actions]");
+    // Final: nothing is left to cancel (a Cancel now would be a 409); a ready export gets Download.
+    if (actions) actions.textContent = "";
     if (actions && body.download_url) {
-      actions.textContent = "";
       const a = document.createElement("a");
       a.className = "button";
       a.href = body.download_url;
