@@ -156,15 +156,26 @@ def cut(route) -> None:
     route.abort("connectionreset")
 
 
-@pytest.mark.parametrize(("refuse_stream", "streams_tried"), [(refuse, 1), (cut, 3)], ids=["refused", "cut"])
+def unavailable(route) -> None:
+    """What the server itself sends when it cannot subscribe (Redis away: config/core/push.py)."""
+    route.fulfill(
+        status=200, content_type="text/event-stream", body="retry: 2000\n\nevent: unavailable\ndata: {}\n\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("refuse_stream", "streams_tried"),
+    [(refuse, 1), (cut, 3), (unavailable, 1)],
+    ids=["refused", "cut", "unavailable"],
+)
 def test_without_the_stream_the_page_polls_and_still_gets_there(
     browser, web, celery_worker, user, shots, refuse_stream, streams_tried
 ):
     (export,) = held_exports(user, 1)
     context, page, traffic = open_page(browser, web, user, "/reports/", refuse_stream=refuse_stream)
     try:
-        # Refused (a 503: EventSource gives up at once) or cut (it reconnects; app.js stops at the
-        # third error in a row): either way the page polls the job instead.
+        # Refused (a 503: EventSource gives up at once), cut (it reconnects; app.js stops at the
+        # third error in a row) or told "unavailable": either way the page polls the job instead.
         traffic.wait_until(page, lambda: traffic.polls, timeout=30)
         services.job_send(job=export.job)
         page.wait_for_selector(".export a.button:has-text('Download')", timeout=60_000)
