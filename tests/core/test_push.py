@@ -332,3 +332,21 @@ def test_a_scheduled_report_run_now_from_the_admin_publishes_its_export_s_job(
     export = Export.objects.get(schedule=schedule)
     assert {e["task_id"] for e in seen} == {export.job.task_id}
     assert seen[0]["state"] == "STARTED" and seen[-1]["state"] == "SUCCESS", seen
+
+
+def test_a_web_process_that_cannot_reach_redis_says_unavailable_and_ends(user):
+    """Its hub cannot subscribe: the stream says so at once and ends, and app.js polls instead."""
+    from config.core import devredis
+
+    job = unsent_job(user)
+    nowhere = f"redis://127.0.0.1:{devredis.free_port()}/0"  # nothing listens there
+    server = WebServer(WEB_CONCURRENCY="1", env={"REDIS_URL": nowhere}).start()
+    try:
+        stream = Stream(server.port, user, [job.task_id])
+        assert stream.response.status == 200
+        assert stream.next_event() == {"retry": "2000"}
+        assert stream.next_event() == {"event": "unavailable", "data": {}}
+        assert stream.next_event() is None
+        stream.close()
+    finally:
+        server.stop()
