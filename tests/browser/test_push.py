@@ -11,8 +11,8 @@ from __future__ import annotations
 import mimetypes
 import re
 import time
+import uuid
 from pathlib import Path
-from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -114,11 +114,27 @@ def open_page(browser, web, user, path: str, *, refuse_stream=None):
 
 
 def held_exports(user, n: int):
-    """Exports whose tasks are not sent yet, so the page is watching before anything happens."""
+    """Exports with their job rows, as export_request writes them, but not sent yet: the page is
+    watching before anything happens (the test sends each with the real job_send)."""
+    from config.core.models import Job
     from reports import services as reports_services
+    from reports.models import Export, export_storage_name
 
-    with mock.patch("config.core.services.job_send"):
-        return [reports_services.export_request(user=user, kind="job_history") for _ in range(n)]
+    exports = []
+    for _ in range(n):
+        export = Export.objects.create(
+            owner=user, kind="job_history", storage_name=export_storage_name("xlsx")
+        )
+        export.job = Job.objects.create(
+            task_id=str(uuid.uuid4()),
+            owner=user,
+            kind=reports_services.JOB_KIND,
+            task_name=reports_services.TASK_NAME,
+            args=[export.pk],
+        )
+        export.save(update_fields=["job"])
+        exports.append(export)
+    return exports
 
 
 def downloads(page) -> int:
@@ -190,8 +206,6 @@ def test_without_the_stream_the_page_polls_and_still_gets_there(
 
 def test_a_job_cancelled_elsewhere_turns_its_gallery_tile_cancelled(browser, web, user, shots):
     """The admin (or another tab) cancels a picture's job: the gallery watching it says so at once."""
-    import uuid
-
     from config.core.models import Job
     from media_app import services as media_services
     from media_app.models import Image
