@@ -5,11 +5,14 @@ is the bytes of the originals they keep, and the quota holds from there."""
 from __future__ import annotations
 
 import pytest
+from django.apps import apps as django_apps
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from config.accounts import quotas
 from config.accounts.models import Allowance
+from media_app.models import Image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,3 +86,20 @@ def test_counters_started_after_the_pictures_are_corrected_and_overrides_kept(be
 
     rows = {a.user_id: (a.bytes_used, a.quota_bytes) for a in Allowance.objects.all()}
     assert rows == {alice.pk: (3_000, 10_000), bob.pk: (10, None)}
+
+
+def test_usage_recount_counts_uploads_an_old_web_stored_after_the_upgrade(make_user):
+    """The release before quotas keeps taking uploads until its web stops, and never charges them:
+    `manage.py usage_recount`, run once it is gone, counts them like the upgrade did."""
+    alice = make_user("alice")
+    quotas.storage_charge(user_id=alice.pk, nbytes=100)
+    Image.objects.create(
+        owner=alice, original="media/originals/a.jpg", original_format="JPEG", original_bytes=100
+    )
+    images(django_apps, alice.pk, 5_000, 6_000)  # as the old web wrote them: rows, no charge
+    assert quotas.usage(user_id=alice.pk).used == 100
+
+    call_command("usage_recount")
+    assert quotas.usage(user_id=alice.pk).used == 11_100
+    call_command("usage_recount")  # idempotent
+    assert quotas.usage(user_id=alice.pk).used == 11_100
