@@ -318,6 +318,8 @@ def test_manage_py_check_and_so_migrate_refuse_it(monkeypatch):
     monkeypatch.setattr(upgrades, "MigrationLoader", lambda *a, **k: loader)
     with pytest.raises(SystemCheckError, match=r"core.E010.*media_app.9999_under_test"):
         call_command("check")
+    with pytest.raises(SystemCheckError, match=r"core.E010.*media_app.9999_under_test"):
+        call_command("migrate", "--noinput", skip_checks=False)
 
 
 @pytest.mark.parametrize(
