@@ -7,9 +7,9 @@ share a database of their own (a fresh SQLite file, or a fresh PostgreSQL databa
 suite's), a Redis database of their own and one BACKROOM_VAR_DIR, as two releases share them in
 production. Then, as on a Procfile host:
 
-1. the old release migrates, starts its workers (reports; the other queues), and queues jobs that
-   they run (an export, echo jobs);
-2. its reports worker stops, and the old release queues exports that wait in the reports queue;
+1. the old release migrates, starts its workers (media and reports; the other queues), and queues
+   jobs that they run (a picture's compression, an export, echo jobs);
+2. its media and reports worker stops, and the old release queues a picture and exports, which wait;
 3. ``release`` of this checkout migrates (its system checks run first) while the old worker runs,
    and the old release queues more jobs against the new schema: its other worker runs the echo ones;
 4. this release's worker starts and the old one stops (warm shutdown);
@@ -62,6 +62,7 @@ class Release:
 
     def __init__(self, tree: Path, env: dict[str, str], name: str) -> None:
         self.tree, self.env, self.name = tree, env, name
+        self.pictures = 0  # each picture differs: the same bytes again would reuse the first's job
 
     def manage(self, *args: str, timeout: float = 60) -> str:
         return self.run([sys.executable, "manage.py", *args], timeout=timeout)
@@ -78,21 +79,36 @@ class Release:
         assert done.returncode == 0, f"{self.name}: {' '.join(argv)}\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
-    def queue(self, *, exports: int = 0, echoes: int = 0) -> list[str]:
-        """Jobs queued by this release's own services, as its web would; their task ids."""
+    def queue(self, *, exports: int = 0, echoes: int = 0, pictures: int = 0) -> list[str]:
+        """Jobs queued by this release's own services, as its web would; their task ids, in the
+        order pictures, exports, echoes."""
         script = f"""
-import json
+import io, json
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils.datastructures import MultiValueDict
+from PIL import Image
 from config.core.services import job_create
+from media_app.forms import UploadForm
+from media_app.services import image_upload
 from reports.services import export_request
 user, _ = get_user_model().objects.get_or_create(username="upgrader", defaults={{"email": "u@example.com"}})
-ids = [export_request(user=user, kind="job_history").job.task_id for _ in range({exports})]
+ids = []
+for i in range({pictures}):
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), ({self.pictures} * 40 + i, 120, 200)).save(buf, "JPEG")
+    f = SimpleUploadedFile(f"p{{i}}.jpg", buf.getvalue(), content_type="image/jpeg")
+    form = UploadForm({{}}, MultiValueDict({{"image": [f]}}))
+    assert form.is_valid(), form.errors
+    ids += [image.job.task_id for image in image_upload(owner=user, uploads=form.uploads())]
+ids += [export_request(user=user, kind="job_history").job.task_id for _ in range({exports})]
 for i in range({echoes}):
     with transaction.atomic():
         ids.append(job_create(owner=user, kind="echo", task_name="tests.echo", args=[i]).task_id)
 print("IDS=" + json.dumps(ids))
 """
+        self.pictures += pictures
         out = self.manage("shell", "-c", script)
         return json.loads(out.split("IDS=", 1)[1])
 
@@ -207,16 +223,16 @@ def test_jobs_queued_by_the_previous_release_complete_under_this_one(old_tree, t
     workers: list[WorkerProcess] = []
     try:
         old.manage("migrate", "--noinput")
-        old_fast = old.worker("media,notifications,default").start()
+        old_fast = old.worker("notifications,default").start()
         workers.append(old_fast)
-        old_reports = old.worker("reports").start()
-        workers.append(old_reports)
+        old_slow = old.worker("media,reports").start()
+        workers.append(old_slow)
 
-        ran_old = old.queue(exports=1, echoes=2)
+        ran_old = old.queue(pictures=1, exports=1, echoes=2)
         assert set(wait_final(db, ran_old, deadline).values()) == {"SUCCESS"}
 
-        old_reports.stop()  # one process type of the old release gone first: its messages wait
-        waiting = old.queue(exports=2)
+        old_slow.stop()  # one process type of the old release gone first: its messages wait
+        waiting = old.queue(pictures=1, exports=2)
 
         # The release step of this checkout, while the old worker runs and exports wait for it.
         migrated = new.run(procfile_command("release"))
@@ -232,9 +248,10 @@ def test_jobs_queued_by_the_previous_release_complete_under_this_one(old_tree, t
         everything = ran_old + waiting + during
         final = wait_final(db, everything, deadline)
         assert final == dict.fromkeys(everything, "SUCCESS"), final
+        assert [state for (state,) in db.rows("SELECT state FROM media_app_image", [])] == ["READY"] * 2
         workers_of = ran_on(db, everything)
-        assert {workers_of[i] for i in ran_old[:1]} == {old_reports.name}
-        assert {workers_of[i] for i in ran_old[1:] + echoes_during} == {old_fast.name}
+        assert {workers_of[i] for i in ran_old[:2]} == {old_slow.name}
+        assert {workers_of[i] for i in ran_old[2:] + echoes_during} == {old_fast.name}
         assert {workers_of[i] for i in waiting + during[:1]} == {new_worker.name}
         print(f"\nupgrade from {previous_release()}: {migrated.count('Applying ')} migration(s) applied")
     finally:
