@@ -1,11 +1,11 @@
 """Upgrades while running (issue 23, item 4): the previous release's workers keep running while this
 release migrates, and every job the old release queued completes under the new one.
 
-The previous release is a git worktree of ``BACKROOM_UPGRADE_FROM`` (default: the newest tag, else
-``HEAD~1``) under /tmp, run with this checkout's interpreter (same requirements). Both releases
-share a database of their own (a fresh SQLite file, or a fresh PostgreSQL database beside the
-suite's), a Redis database of their own and one BACKROOM_VAR_DIR, as two releases share them in
-production. Then, as on a Procfile host:
+The previous release is a git worktree of ``BACKROOM_UPGRADE_FROM`` (default: the newest tag
+before HEAD, else ``HEAD~1``) under /tmp, run with this checkout's interpreter (same
+requirements). Both releases share a database of their own (a fresh SQLite file, or a fresh
+PostgreSQL database beside the suite's), a Redis database of their own and one BACKROOM_VAR_DIR, as
+two releases share them in production. Then, as on a Procfile host:
 
 1. the old release migrates, starts its workers (media and reports; the other queues), and queues
    jobs that they run (a picture's compression, an export, echo jobs);
@@ -53,8 +53,10 @@ def git(*args: str) -> str:
 def previous_release() -> str:
     if rev := os.environ.get("BACKROOM_UPGRADE_FROM"):
         return rev
-    tags = git("tag", "--sort=-creatordate", "--merged", "HEAD").split()
-    return tags[0] if tags else "HEAD~1"
+    try:  # the newest tag before this commit (a tag on HEAD itself is this release)
+        return git("describe", "--tags", "--abbrev=0", "HEAD~1").strip()
+    except subprocess.CalledProcessError:
+        return "HEAD~1"
 
 
 class Release:
