@@ -23,6 +23,7 @@ for that release. Nothing is added to it: a new migration is expand-only or mark
 
 from __future__ import annotations
 
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,9 +55,16 @@ DROPS = (
 
 
 def _ours() -> set[str]:
-    """Labels of the apps in this checkout (third-party apps' migrations come with a pin bump)."""
+    """Labels of the apps in this checkout (third-party apps' migrations come with a pin bump).
+    A virtualenv may live inside the checkout (``.venv``): installed packages are never ours."""
     root = Path(settings.BASE_DIR).resolve()
-    return {a.label for a in apps.get_app_configs() if Path(a.path).resolve().is_relative_to(root)}
+    installed = {Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")}
+    return {
+        a.label
+        for a in apps.get_app_configs()
+        if (path := Path(a.path).resolve()).is_relative_to(root)
+        and not any(path.is_relative_to(lib) for lib in installed)
+    }
 
 
 def _no_db_default(field) -> bool:

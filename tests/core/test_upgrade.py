@@ -282,6 +282,21 @@ def test_the_allow_list_names_only_migrations_that_exist_and_would_be_refused():
     assert refused == kept
 
 
+def test_only_this_checkouts_apps_are_judged_even_with_the_virtualenv_inside_it(settings):
+    ours = upgrades._ours()
+    assert {"core", "accounts", "mydata", "ops", "media_app", "reports", "notifications"} <= ours
+    assert not ours & {
+        "admin",
+        "auth",
+        "contenttypes",
+        "sessions",
+        "django_celery_beat",
+        "django_celery_results",
+    }
+    settings.BASE_DIR = Path("/")  # everything is inside it now, site-packages too
+    assert upgrades._ours() == ours
+
+
 def _with(operations, *, contract: bool = False):
     """The migration graph of this checkout plus one media_app migration with ``operations``."""
     from django.db import migrations
