@@ -95,10 +95,13 @@ def breaks_old_code(operation, state: ProjectState, app_label: str) -> str | Non
     return None
 
 
-def refused_migrations(loader: MigrationLoader | None = None) -> Iterator[tuple[tuple[str, str], str]]:
-    """((app, migration), reason) for every operation of ours that old code would not survive."""
+def refused_migrations(
+    loader: MigrationLoader | None = None, labels: set[str] | None = None
+) -> Iterator[tuple[tuple[str, str], str]]:
+    """((app, migration), reason) for every operation of ours (of ``labels`` only, if given) that
+    old code would not survive."""
     loader = loader or MigrationLoader(None, ignore_no_migrations=True)
-    ours = _ours()
+    ours = _ours() if labels is None else _ours() & labels
     plan: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
     for leaf in sorted(loader.graph.leaf_nodes()):
@@ -118,6 +121,7 @@ def refused_migrations(loader: MigrationLoader | None = None) -> Iterator[tuple[
 
 @register("upgrades")
 def migrations_expand_only(app_configs=None, **kwargs) -> list[Error]:
+    labels = None if app_configs is None else {a.label for a in app_configs}
     return [
         Error(
             f"Migration {app}.{name} {reason}.",
@@ -128,5 +132,5 @@ def migrations_expand_only(app_configs=None, **kwargs) -> list[Error]:
             ),
             id="core.E010",
         )
-        for (app, name), reason in refused_migrations()
+        for (app, name), reason in refused_migrations(labels=labels)
     ]
