@@ -33,6 +33,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -115,12 +116,14 @@ print("IDS=" + json.dumps(ids))
         return json.loads(out.split("IDS=", 1)[1])
 
     def worker(self, queues: str = "media,reports,notifications,default") -> TreeWorker:
+        name = f"{self.name}-{uuid.uuid4().hex[:6]}"
         return TreeWorker(
             self.tree,
             queues=queues,
             concurrency=1,
             env=self.env,
-            name=f"{self.name}-{uuid.uuid4().hex[:6]}@localhost",
+            name=f"{name}@localhost",
+            log_path=Path(self.env["BACKROOM_VAR_DIR"]) / f"worker-{name}.log",
         )
 
 
@@ -213,6 +216,8 @@ def test_jobs_queued_by_the_previous_release_complete_under_this_one(old_tree, t
     deadline = time.monotonic() + TIMEOUT
     db = SharedDatabase(tmp_path)
     broker = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/12"
+    redis.Redis.from_url(broker).flushdb()  # nothing left from an earlier run
+    (tmp_path / "var").mkdir()
     env = child_env(
         DATABASE_URL=db.url,
         CELERY_BROKER_URL=broker,
