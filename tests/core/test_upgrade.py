@@ -202,6 +202,14 @@ def wait_final(db: SharedDatabase, ids: list[str], deadline: float) -> dict[str,
 @pytest.fixture
 def old_tree():
     rev = previous_release()
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], capture_output=True
+    )
+    if found.returncode != 0:
+        # A shallow clone holds no earlier commit: there is no previous release to upgrade from.
+        pytest.skip(
+            f"the previous release {rev!r} is not in this clone (shallow?); set BACKROOM_UPGRADE_FROM"
+        )
     folder = Path(tempfile.mkdtemp(prefix="backroom-upgrade-from-"))
     tree = folder / "tree"
     git("worktree", "add", "--detach", str(tree), rev)
