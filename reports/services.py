@@ -32,6 +32,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from config.accounts import selectors as accounts
 from config.core.clock import db_now
 from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, JobCancelled, TransientError
+from config.core.humanize import human_bytes, human_duration, plural
 from config.core.services import job_create, rows_settle_behind_final_jobs
 from config.core.storage import STORAGE_ERRORS
 from config.ops.files import delete_file
@@ -244,7 +245,7 @@ def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any
                 storage.delete(name)
                 saved = storage.save(name, File(tmp, name=os.path.basename(name)))
             except STORAGE_ERRORS as exc:
-                _storage_delete_quietly(storage, name)
+                delete_file(storage, name, measure=False)
                 raise TransientError(f"storage: {exc}") from exc
     except excel.TooManyRows as exc:
         limit = _max_rows(export)
@@ -256,7 +257,7 @@ def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any
         raise
     except JobCancelled:
         # Cancelled at a progress point: export_cancel settled the row; leave no file behind.
-        _storage_delete_quietly(storage, name)
+        delete_file(storage, name, measure=False)
         raise
     except SoftTimeLimitExceeded:
         _fail(export, MESSAGE_TIMEOUT)
@@ -276,7 +277,7 @@ def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any
         _fail(export, MESSAGE_GENERIC)
         raise
     finally:
-        _unlink_quietly(tmp_path)
+        Path(tmp_path).unlink(missing_ok=True)
 
     return _finish(export, saved_name=saved, rows=count, size=size)
 
@@ -309,7 +310,7 @@ def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[st
             transaction.on_commit(lambda: _notify_ready(export.pk))
     export.refresh_from_db()
     if not moved and export.state == Export.State.CANCELLED:
-        _storage_delete_quietly(export.file.storage, saved_name)  # cancelled as it was stored
+        delete_file(export.file.storage, saved_name, measure=False)  # cancelled as it was stored
     return _summary(export)
 
 
@@ -334,7 +335,7 @@ def export_cancel(*, export_id: int, task_id: str) -> bool:
     )
     if moved:
         storage = Export._meta.get_field("file").storage
-        transaction.on_commit(lambda: _storage_delete_quietly(storage, storage_name))
+        transaction.on_commit(lambda: delete_file(storage, storage_name, measure=False))
     return True
 
 
@@ -351,7 +352,7 @@ def export_fail(*, export_id: int, message: str, task_id: str | None = None) -> 
 
 def _fail(export: Export, message: str) -> bool:
     """End the export FAILURE and make sure no file of it stays in storage. True if it moved."""
-    _storage_delete_quietly(export.file.storage, export.storage_name)
+    delete_file(export.file.storage, export.storage_name, measure=False)
     now = Now()
     with transaction.atomic():
         moved = Export.objects.filter(pk=export.pk, state__in=Export.ACTIVE_STATES).update(
@@ -389,8 +390,8 @@ def _notify_ready(export_id: int) -> None:
             kind="export_ready",
             title=title,
             body=(
-                f"{_plural(export.rows, 'row')}, {_human_bytes(export.bytes)}. The download link works for "
-                f"{_human_duration(settings.REPORTS_LINK_MAX_AGE)} (until {until}, {zone.key} time), "
+                f"{plural(export.rows, 'row')}, {human_bytes(export.bytes)}. The download link works for "
+                f"{human_duration(settings.REPORTS_LINK_MAX_AGE)} (until {until}, {zone.key} time), "
                 "for you only."
             ),
             link=settings.SITE_URL + export_download_url(export=export),
@@ -426,42 +427,6 @@ def _notify_failed(export_id: int) -> None:
         )
     except Exception:
         logger.exception("could not notify the owner of export %s", export_id)
-
-
-def _storage_delete_quietly(storage, name: str) -> None:
-    try:
-        storage.delete(name)
-    except Exception as exc:
-        # Left without a row: the cleanup job's orphan sweep removes it later.
-        logger.warning("could not delete %s: %s", name, exc)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{n} bytes"
-
-
-def _human_duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        hours = seconds // 3600
-        return "1 hour" if hours == 1 else f"{hours} hours"
-    minutes = max(1, seconds // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 # --- the end of an export's life (the cleanup's sweeps, registered in ops.py) --------------------

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import health as health_checks
 from . import selectors, services
+from .humanize import percent
 from .middleware import unavailable_response
 from .models import Job
 from .negotiation import wants_json
@@ -35,7 +36,7 @@ def job_status_payload(row: dict) -> dict:
     progress = None
     if total:
         current = row["progress_current"] or 0
-        progress = {"current": current, "total": total, "percent": round(100 * current / total, 1)}
+        progress = {"current": current, "total": total, "percent": percent(current, total)}
     return {
         "task_id": row["task_id"],
         "state": row["state"],

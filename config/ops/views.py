@@ -1,4 +1,5 @@
 from collections import Counter
+from functools import partial
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
@@ -6,9 +7,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.core.humanize import human_bytes
+
 from . import charts, selectors, services
 
 DAYS = 30
+# Axis labels and the dashboard's totals: "512 B", "1.5 KB".
+_short_bytes = partial(human_bytes, short=True)
 
 
 @require_GET
@@ -33,7 +38,7 @@ def dashboard(request):
             charts.bar_chart(
                 points(lambda s: s.bytes_saved),
                 title="Bytes saved per day",
-                fmt=charts.human_bytes,
+                fmt=_short_bytes,
                 color="#15803d",
             ),
         ),
@@ -59,7 +64,7 @@ def dashboard(request):
         "latest": rows[-1] if rows else None,
         "totals": {
             "uploads": sum(r.uploads for r in rows),
-            "bytes_saved": charts.human_bytes(sum(r.bytes_saved for r in rows)),
+            "bytes_saved": _short_bytes(sum(r.bytes_saved for r in rows)),
             "failures": sum(r.failures for r in rows),
             "exports": sum(r.exports for r in rows),
             "emails_sent": sum(r.emails_sent for r in rows),
