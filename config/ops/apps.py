@@ -10,12 +10,13 @@ class OpsConfig(AppConfig):
         from config.core.words import register_kind
 
         from .registry import autodiscover
+        from .tasks import CLEANUP_TASK, REDISPATCH_TASK, STATISTICS_TASK
 
         # Periodic tasks get a job row named after the task (config.core.services.job_start).
         for task, name in (
-            ("ops.cleanup", "Cleanup"),
-            ("ops.statistics", "Daily statistics"),
-            ("ops.redispatch", "Re-sending waiting jobs"),
+            (CLEANUP_TASK, "Cleanup"),
+            (STATISTICS_TASK, "Daily statistics"),
+            (REDISPATCH_TASK, "Re-sending waiting jobs"),
         ):
             register_kind(task, name, housekeeping=True)
 
