@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 from config.core.models import Job
 from media_app import services
 from media_app.models import Image, Rendition, UploadBatch
-from tests.media_app.conftest import (
+from tests.helpers import (
     HTML,
     JSON,
     PHOTO_RENDITIONS,

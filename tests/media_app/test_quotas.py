@@ -16,7 +16,7 @@ from config.core.humanize import human_bytes
 from media_app import services
 from media_app.forms import UploadForm
 from media_app.models import Image
-from tests.media_app.conftest import HTML, JSON, as_upload, post_upload, stored_files
+from tests.helpers import HTML, JSON, as_upload, post_upload, stored_files
 
 
 @pytest.fixture

@@ -22,13 +22,10 @@ from config.ops.models import DailyStatistics
 from reports import services
 from reports.excel import XLSX_CONTENT_TYPE
 from reports.models import Export
-
-from .helpers import read_rows, soffice_csv
+from tests.helpers import HTML, JSON, read_rows, soffice_csv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-JSON = {"HTTP_ACCEPT": "application/json"}
-HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
 T0 = datetime(2025, 3, 10, 9, 0, 0, tzinfo=UTC)
 
 
