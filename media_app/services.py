@@ -29,6 +29,7 @@ from config.core.services import job_create, rows_settle_behind_final_jobs
 from config.core.storage import STORAGE_ERRORS
 from config.core.storage import is_missing as _is_missing
 from config.ops.files import delete_file
+from notifications.services import notify
 
 from . import imaging, selectors
 from .models import STORAGE_PREFIX, Image, Rendition, UploadBatch
@@ -611,7 +612,6 @@ def batch_settle(*, batch_id: int | None) -> bool:
         return False
     if counts["cancelled"] == counts["total"]:
         return False  # the owner cancelled it all: there is nothing to tell them
-    from notifications.services import notify
 
     try:
         with transaction.atomic():

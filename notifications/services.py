@@ -23,7 +23,9 @@ from django.utils import timezone
 from config.accounts import selectors as accounts
 from config.accounts import services as accounts_services
 from config.core.errors import HumanError, TransientError
+from config.core.models import Job
 from config.core.services import job_create
+from config.core.tasks_backend import owned_by
 
 from . import emails, selectors
 from .models import EmailState, Kind, Notification, Preference
@@ -145,10 +147,8 @@ def _queue_email(notification: Notification) -> None:
     # re-dispatcher sends it later.
     if notification.kind == Kind.WELCOME and notification.key == "welcome":
         # The welcome email is a Django @task (notifications/tasks.py): the Tasks API on our job layer.
-        from config.core.models import Job
-        from config.core.tasks_backend import owned_by
 
-        from .tasks import send_welcome_email
+        from .tasks import send_welcome_email  # noqa: PLC0415 - cycle: notifications.tasks imports this module
 
         with owned_by(notification.recipient):
             result = send_welcome_email.enqueue(notification.pk)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from config.core.models import Job
 from config.ops import selectors as ops_selectors
+from media_app import selectors as media_selectors
 
 from .excel import Column, Kind
 from .models import Export, ReportSchedule
@@ -182,7 +183,6 @@ def _row_owner_id(export: Export) -> int | None:
 
 def _media_inventory(export: Export) -> QuerySet:
     # Through media's selector: an image its owner deleted is not in their inventory.
-    from media_app import selectors as media_selectors
 
     filters = export.filters or {}
     found = media_selectors.images_of_owner(owner_id=_row_owner_id(export)).filter(

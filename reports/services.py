@@ -36,6 +36,7 @@ from config.core.humanize import human_bytes, human_duration, plural
 from config.core.services import job_create, rows_settle_behind_final_jobs
 from config.core.storage import STORAGE_ERRORS
 from config.ops.files import delete_file
+from notifications import services as notifications
 
 from . import csvfile, dates, excel, selectors
 from .models import MESSAGE_STOPPED, Export, Format, ReportSchedule, export_storage_name
@@ -194,7 +195,7 @@ def export_build(
         return _build(export, on_progress=on_progress, final_attempt=final_attempt)
 
 
-def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any]:
+def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any]:  # noqa: C901 - split into named steps in the next commit (issue 19.4)
     impossible = (
         dates.range_error(export.date_from, export.date_to)
         or selectors.columns_error(export.kind, export.columns or [])
@@ -376,8 +377,6 @@ def _summary(export: Export) -> dict[str, Any]:
 def _notify_ready(export_id: int) -> None:
     """Tell the owner, with the link. A failed notification never undoes a finished export."""
     try:
-        from notifications import services as notifications
-
         export = Export.objects.select_related("owner", "schedule").get(pk=export_id)
         zone = accounts.time_zone_info(user=export.owner)
         until = timezone.localtime(export.expires_at, zone).strftime("%Y-%m-%d %H:%M")
@@ -406,8 +405,6 @@ _FREQUENCY_WORDS = {"daily": "daily", "weekly": "weekly", "monthly": "monthly"}
 
 def _notify_failed(export_id: int) -> None:
     try:
-        from notifications import services as notifications
-
         export = Export.objects.select_related("owner", "schedule").get(pk=export_id)
         title = f"Your {export.get_kind_display().lower()} export failed"
         body = export.error

@@ -7,7 +7,7 @@ import sys
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -67,9 +67,7 @@ async def task_stream(request):
     Ids that are malformed, unknown or someone else's are left out, alike. An async view: the
     stream waits on the event loop and holds no thread while it waits.
     """
-    from django.http import StreamingHttpResponse
-
-    from . import push
+    from . import push  # noqa: PLC0415 - cycle: push imports this module (job_status_payload)
 
     user = await request.auser()
     if not user.is_authenticated:
@@ -135,9 +133,7 @@ def _back(request) -> HttpResponseRedirect:
 def metrics(request):
     """Prometheus text format for a staff session or `Authorization: Bearer <METRICS_TOKEN>`; a 404
     for anyone else, so the endpoint's existence is not advertised."""
-    from django.http import HttpResponse
-
-    from . import metrics as job_metrics
+    from . import metrics as job_metrics  # noqa: PLC0415 - prometheus_client loads only in a process that serves /metrics
 
     token = settings.METRICS_TOKEN
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
