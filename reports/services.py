@@ -195,7 +195,31 @@ def export_build(
         return _build(export, on_progress=on_progress, final_attempt=final_attempt)
 
 
-def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any]:  # noqa: C901 - split into named steps in the next commit (issue 19.4)
+def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any]:
+    _refuse_impossible(export)
+    name = export.storage_name
+    storage = export.file.storage
+    fd, tmp_path = tempfile.mkstemp(
+        prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=f".{export.format}", dir=export_temp_dir()
+    )
+    try:
+        with os.fdopen(fd, "w+b") as tmp:
+            count = _write(export, tmp, on_progress=on_progress)
+            size = tmp.tell()
+            tmp.seek(0)
+            saved = _store(storage, name, tmp)
+    except Exception as exc:
+        replacement = _build_failed(export, exc, final_attempt=final_attempt)
+        if replacement is None:
+            raise
+        raise replacement from exc
+    finally:
+        Path(tmp_path).unlink(missing_ok=True)
+
+    return _finish(export, saved_name=saved, rows=count, size=size)
+
+
+def _refuse_impossible(export: Export) -> None:
     impossible = (
         dates.range_error(export.date_from, export.date_to)
         or selectors.columns_error(export.kind, export.columns or [])
@@ -207,80 +231,75 @@ def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any
         _fail(export, impossible)
         raise HumanError(impossible)
 
-    name = export.storage_name
-    storage = export.file.storage
-    fd, tmp_path = tempfile.mkstemp(
-        prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=f".{export.format}", dir=export_temp_dir()
+
+def _write(export: Export, tmp, *, on_progress) -> int:
+    """Write the export's rows to ``tmp`` in its format; returns how many."""
+    report, total, rows = selectors.export_source(export)
+    if on_progress is not None:
+        on_progress(0, total)
+    progress = (lambda n: on_progress(n, max(total, n))) if on_progress else None
+    if export.format == Format.CSV:
+        return csvfile.write_csv(
+            tmp,
+            columns=report.columns,
+            rows=rows,
+            tz=timezone.get_current_timezone(),
+            total=total,
+            max_rows=_max_rows(export),
+            on_progress=progress,
+        )
+    return excel.write_workbook(
+        tmp,
+        title=report.title,
+        columns=report.columns,
+        rows=rows,
+        tz=timezone.get_current_timezone(),
+        total=total,
+        max_rows=_max_rows(export),
+        on_progress=progress,
     )
+
+
+def _store(storage, name: str, tmp) -> str:
     try:
-        with os.fdopen(fd, "w+b") as tmp:
-            report, total, rows = selectors.export_source(export)
-            if on_progress is not None:
-                on_progress(0, total)
-            progress = (lambda n: on_progress(n, max(total, n))) if on_progress else None
-            if export.format == Format.CSV:
-                count = csvfile.write_csv(
-                    tmp,
-                    columns=report.columns,
-                    rows=rows,
-                    tz=timezone.get_current_timezone(),
-                    total=total,
-                    max_rows=_max_rows(export),
-                    on_progress=progress,
-                )
-            else:
-                count = excel.write_workbook(
-                    tmp,
-                    title=report.title,
-                    columns=report.columns,
-                    rows=rows,
-                    tz=timezone.get_current_timezone(),
-                    total=total,
-                    max_rows=_max_rows(export),
-                    on_progress=progress,
-                )
-            size = tmp.tell()
-            tmp.seek(0)
-            try:
-                # A file left by an earlier attempt is replaced, never kept beside this one.
-                storage.delete(name)
-                saved = storage.save(name, File(tmp, name=os.path.basename(name)))
-            except STORAGE_ERRORS as exc:
-                delete_file(storage, name, measure=False)
-                raise TransientError(f"storage: {exc}") from exc
-    except excel.TooManyRows as exc:
-        limit = _max_rows(export)
-        message = MESSAGE_TOO_MANY_ROWS.format(rows=exc.rows, limit=limit)
-        _fail(export, message)
-        raise HumanError(message) from exc
-    except HumanError as exc:
-        _fail(export, exc.message)
-        raise
-    except JobCancelled:
-        # Cancelled at a progress point: export_cancel settled the row; leave no file behind.
+        # A file left by an earlier attempt is replaced, never kept beside this one.
+        storage.delete(name)
+        return storage.save(name, File(tmp, name=os.path.basename(name)))
+    except STORAGE_ERRORS as exc:
         delete_file(storage, name, measure=False)
-        raise
-    except SoftTimeLimitExceeded:
+        raise TransientError(f"storage: {exc}") from exc
+
+
+def _build_failed(export: Export, exc: Exception, *, final_attempt: bool) -> Exception | None:
+    """Settle the export after ``exc`` broke its build; returns the exception to raise instead of
+    ``exc`` (from it), or None to raise ``exc`` itself."""
+    if isinstance(exc, excel.TooManyRows):
+        message = MESSAGE_TOO_MANY_ROWS.format(rows=exc.rows, limit=_max_rows(export))
+        _fail(export, message)
+        return HumanError(message)
+    if isinstance(exc, HumanError):
+        _fail(export, exc.message)
+        return None
+    if isinstance(exc, JobCancelled):
+        # Cancelled at a progress point: export_cancel settled the row; leave no file behind.
+        delete_file(export.file.storage, export.storage_name, measure=False)
+        return None
+    if isinstance(exc, SoftTimeLimitExceeded):
         _fail(export, MESSAGE_TIMEOUT)
-        raise
-    except (TransientError, DatabaseError) as exc:
+        return None
+    if isinstance(exc, (TransientError, DatabaseError)):
         # Storage or a locked/restarting database: worth another attempt, unless this was the last.
         if final_attempt:
             message = MESSAGE_STORAGE if isinstance(exc, TransientError) else MESSAGE_GENERIC
             logger.warning("export %s failed on its last attempt: %s", export.pk, exc)
             _fail(export, message)
-            raise HumanError(message) from exc
+            return HumanError(message)
         if isinstance(exc, DatabaseError):
-            raise TransientError(f"database: {exc}") from exc
-        raise
-    except Exception:
-        logger.exception("export %s failed", export.pk)
-        _fail(export, MESSAGE_GENERIC)
-        raise
-    finally:
-        Path(tmp_path).unlink(missing_ok=True)
-
-    return _finish(export, saved_name=saved, rows=count, size=size)
+            return TransientError(f"database: {exc}")
+        return None
+    logger.exception("export %s failed", export.pk)
+    _fail(export, MESSAGE_GENERIC)
+    return None
 
 
 def _max_rows(export: Export) -> int:
