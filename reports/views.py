@@ -13,7 +13,7 @@ from config.core.humanize import human_duration, percent
 from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
 
-from . import selectors, services
+from . import layouts, selectors, services
 from .forms import ExportRequestForm, ScheduleForm
 from .models import Export
 
@@ -56,12 +56,12 @@ def _render_index(request, form: ExportRequestForm, status: int = 200, schedule_
 
 def choice_summary(kind: str, columns: list, filters: dict) -> dict:
     """What an export or a schedule holds, in words: its columns and its filters."""
-    report = selectors.REPORTS.get(kind)
+    report = layouts.REPORTS.get(kind)
     titles = {c.key: c.title for c in report.columns} if report else {}
     shown = [titles.get(k, k) for k in columns] if columns else []
     parts = []
     for name, value in (filters or {}).items():
-        label = selectors.FILTER_LABELS.get(name, name).lower()
+        label = layouts.FILTER_LABELS.get(name, name).lower()
         parts.append(f"{label} {value if isinstance(value, str) else ', '.join(value)}")
     return {"columns": ", ".join(shown) or "all columns", "filters": "; ".join(parts)}
 
