@@ -13,6 +13,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,22 @@ from PIL import Image as PILImage
 # The test client's Accept headers (config.core.negotiation.wants_json): a program, a browser.
 JSON = {"HTTP_ACCEPT": "application/json"}
 HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
+
+# A child process's upload (argv: username, photo path) as a program, timed; prints its JSON answer.
+UPLOAD_SCRIPT = """
+import json, sys, time, django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+client = Client()
+client.force_login(get_user_model().objects.get(username=sys.argv[1]))
+with open(sys.argv[2], "rb") as fh:
+    started = time.monotonic()
+    response = client.post("/media/upload/", {"image": fh}, HTTP_ACCEPT="application/json")
+    elapsed = time.monotonic() - started
+print(json.dumps({"status": response.status_code, "seconds": elapsed, "body": response.json(),
+                  "retry_after": response.get("Retry-After")}))
+"""
 
 # BACKROOM_SOAK=1 runs the long variants (the "soak" marker).
 SOAK = os.environ.get("BACKROOM_SOAK") == "1"
@@ -126,3 +145,85 @@ def soffice_csv(xlsx: Path | bytes) -> list[list[str]]:
         assert result.exists(), f"soffice failed: {out.stdout} {out.stderr}"
         with result.open(newline="", encoding="utf-8") as fh:
             return list(csv.reader(fh))
+
+
+# --- reports: asking for exports, and rows for them to read -------------------------------------
+
+
+def ask(client, **data):
+    """Ask for an export as a program does."""
+    return client.post("/reports/exports/", data, **JSON)
+
+
+def ask_ok(client, **data) -> dict:
+    response = ask(client, **data)
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert set(body) == {"export_id", "task_id", "status_url"}
+    assert body["status_url"] == f"/tasks/{body['task_id']}/"
+    return body
+
+
+def built(client, wait_job, **data) -> tuple:
+    """Ask for an export and wait for its worker: (the Export, its status JSON)."""
+    from reports.models import Export
+
+    body = ask_ok(client, **data)
+    job = wait_job(body["task_id"], timeout=120)
+    assert job.state == "SUCCESS", job.error
+    status = client.get(f"/reports/exports/{body['export_id']}/", **JSON).json()
+    return Export.objects.get(pk=body["export_id"]), status
+
+
+def download(client, url: str, **headers):
+    response = client.get(url, **headers)
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    response.close()
+    return response, content
+
+
+def make_job(owner, at, *, kind="media.compress", state="SUCCESS", took=2, error=""):
+    from config.core.models import Job
+
+    return Job.objects.create(
+        task_id=str(uuid.uuid4()),
+        owner=owner,
+        kind=kind,
+        task_name="media_app.compress_image",
+        state=state,
+        created_at=at,
+        started_at=at + timedelta(seconds=1) if state != "QUEUED" else None,
+        finished_at=at + timedelta(seconds=1 + took) if state in ("SUCCESS", "FAILURE") else None,
+        error=error,
+    )
+
+
+def make_image(owner, at, **fields):
+    from media_app.models import Image
+
+    values = {
+        "title": "photo",
+        "original": f"media/originals/{owner.pk}/{uuid.uuid4().hex}.jpg",
+        "original_format": "JPEG",
+        "original_width": 4000,
+        "original_height": 3000,
+        "original_bytes": 2_000_000,
+        "bytes_in": 2_000_000,
+        "bytes_out": 500_000,
+        "state": "READY",
+        "created_at": at,
+    }
+    values.update(fields)
+    return Image.objects.create(owner=owner, **values)
+
+
+def wait_idle(worker, timeout: float = 60) -> None:
+    from config.celery_app import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        active = app.control.inspect(destination=[worker.name], timeout=2).active() or {}
+        if not active.get(worker.name):
+            return
+        time.sleep(0.2)
+    raise AssertionError("worker still busy")

@@ -16,8 +16,7 @@ from PIL import ImageDraw
 from config.core.models import Job
 from media_app import services, thumbhash
 from media_app.models import Image, Rendition
-from tests.helpers import HTML, JSON, post_upload, stored_files
-from tests.media_app.test_flow import wait_idle
+from tests.helpers import HTML, JSON, post_upload, stored_files, wait_idle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

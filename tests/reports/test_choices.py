@@ -11,9 +11,7 @@ from django.core.files.storage import default_storage
 from config.accounts.models import Profile
 from reports.csvfile import CSV_CONTENT_TYPE
 from reports.models import Export
-from tests.helpers import HTML, csv_rows, read_rows
-
-from .test_exports import ask, built, download, make_image, make_job
+from tests.helpers import HTML, ask, built, csv_rows, download, make_image, make_job, read_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2026, 7, 1, 6, 0, tzinfo=UTC)  # 08:00 in Berlin (summer time)

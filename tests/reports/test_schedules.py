@@ -16,9 +16,7 @@ from django_celery_beat.models import PeriodicTask
 from config.accounts.models import Profile
 from notifications.models import Notification
 from reports.models import Export, ReportSchedule
-from tests.helpers import HTML, JSON, csv_rows
-
-from .test_exports import make_image
+from tests.helpers import HTML, JSON, csv_rows, make_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LINK = re.compile(r"/reports/exports/\d+/download/[^\s\"<>]+/")
