@@ -34,9 +34,11 @@ test-hosts: install
 flake: install
 	$(PY) -m tests.flake -n $(or $(N),5) $(if $(filter 1 true yes,$(LOAD)),--load) $(TESTS)
 
+# ruff (style, complexity, imports inside functions) and import-linter (the layers, .importlinter).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .

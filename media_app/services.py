@@ -29,6 +29,7 @@ from config.core.services import job_create, rows_settle_behind_final_jobs
 from config.core.storage import STORAGE_ERRORS
 from config.core.storage import is_missing as _is_missing
 from config.ops.files import delete_file
+from notifications.services import notify
 
 from . import imaging, selectors
 from .models import STORAGE_PREFIX, Image, Rendition, UploadBatch
@@ -248,8 +249,45 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
     data = _read_original(image)
     specs = rendition_specs()
     focal = _focal(image)
+    result = _render(image, data, specs=specs, focal=focal, progress=progress)
+    written = _write_renditions(image, result.renditions)
+    largest = max((s for s in specs if not s.square), key=lambda spec: spec.max_side).name
+    bytes_out = min(len(r.data) for r, _ in written if r.name == largest)
+    skipped = _swap_in(
+        image,
+        written,
+        focal=focal,
+        started=started,
+        original_width=result.width,
+        original_height=result.height,
+        bytes_in=len(data),
+        bytes_out=bytes_out,
+        placeholder=base64.b64encode(result.placeholder).decode(),
+    )
+    if skipped:
+        return {"image_id": image.pk, "skipped": skipped}
+    if progress:
+        progress(len(result.renditions) + 2, len(result.renditions) + 2)
+    batch_settle(batch_id=image.batch_id)
+    return {
+        "image_id": image.pk,
+        "renditions": len(written),
+        "bytes_in": len(data),
+        "bytes_out": bytes_out,
+    }
+
+
+def _render(
+    image: Image,
+    data: bytes,
+    *,
+    specs: list[imaging.RenditionSpec],
+    focal: imaging.FocalPoint,
+    progress: Callable[[int, int], None] | None,
+) -> imaging.Result:
+    """Every rendition from one decode; a picture we will not process fails the image."""
     try:
-        result = imaging.render(
+        return imaging.render(
             data,
             specs=specs,
             options=encode_options(),
@@ -262,41 +300,37 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
         image_fail(image_id=image.pk, error=exc.message)
         raise HumanError(exc.message) from exc
 
-    written = _write_renditions(image, result.renditions)
-    largest = max((s for s in specs if not s.square), key=lambda spec: spec.max_side).name
-    bytes_out = min(len(r.data) for r, _ in written if r.name == largest)
+
+def _swap_in(
+    image: Image,
+    written: list[tuple[imaging.RenditionData, str]],
+    *,
+    focal: imaging.FocalPoint,
+    started: float,
+    **figures,
+) -> str | None:
+    """Replace the image's renditions by ``written`` and mark it READY with ``figures``, in one
+    transaction. Returns why it did not ("deleted", "cancelled"), or None."""
     with transaction.atomic():
         current = Image.objects.select_for_update().filter(pk=image.pk).first()
         if current is None or current.state == Image.State.CANCELLED:
             # Deleted or cancelled while we worked: what we wrote belongs to nobody.
             transaction.on_commit(lambda: _delete_files([name for _, name in written]))
-            return {"image_id": image.pk, "skipped": "deleted" if current is None else "cancelled"}
+            return "deleted" if current is None else "cancelled"
         # Deleting the old rows deletes their files after commit (signals.py).
         current.renditions.all().delete()
         Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
         Image.objects.filter(pk=image.pk).update(
             state=Image.State.READY,
             error="",
-            original_width=result.width,
-            original_height=result.height,
-            bytes_in=len(data),
-            bytes_out=bytes_out,
-            placeholder=base64.b64encode(result.placeholder).decode(),
+            **figures,
             processing_ms=round((time.monotonic() - started) * 1000),
             processed_at=timezone.now(),
         )
         if _focal(current) != focal:
             # The owner moved the focal point while we worked: cut the squares again.
             _square_job(current)
-    if progress:
-        progress(len(result.renditions) + 2, len(result.renditions) + 2)
-    batch_settle(batch_id=image.batch_id)
-    return {
-        "image_id": image.pk,
-        "renditions": len(written),
-        "bytes_in": len(data),
-        "bytes_out": bytes_out,
-    }
+    return None
 
 
 def _read_original(image: Image) -> bytes:
@@ -611,7 +645,6 @@ def batch_settle(*, batch_id: int | None) -> bool:
         return False
     if counts["cancelled"] == counts["total"]:
         return False  # the owner cancelled it all: there is nothing to tell them
-    from notifications.services import notify
 
     try:
         with transaction.atomic():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from config.core import storage
+from config.core import retry
 from config.core.errors import HumanError, TransientError
 from config.core.jobtask import JobTask
 
@@ -29,11 +29,11 @@ class CompressImageTask(JobTask):
 
 
 @shared_task(
-    name="media_app.compress_image",
+    name=services.TASK_NAME,
     base=CompressImageTask,
     bind=True,
     # Storage errors retry on the storage retry budget (seconds), not a count of tries.
-    max_retries=storage.retry_max(),
+    max_retries=retry.STORAGE.max_retries,
 )
 def compress_image(self, image_id: int) -> dict:
     image = selectors.image_for_work(image_id=image_id)
@@ -45,17 +45,17 @@ def compress_image(self, image_id: int) -> dict:
     try:
         return services.image_compress(image=image, progress=self.progress)
     except TransientError as exc:
-        countdown = storage.retry_countdown(self.request.retries)
+        countdown = retry.STORAGE.countdown(self.request.retries)
         if countdown is None:
             raise HumanError(services.MESSAGE_STORAGE_DOWN) from exc
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 @shared_task(
-    name="media_app.render_square",
+    name=services.SQUARE_TASK_NAME,
     base=JobTask,
     bind=True,
-    max_retries=storage.retry_max(),
+    max_retries=retry.STORAGE.max_retries,
 )
 def render_square(self, image_id: int) -> dict:
     """Cut an image's squares again around its focal point (after the owner moved it)."""
@@ -65,7 +65,7 @@ def render_square(self, image_id: int) -> dict:
     try:
         return services.image_render_square(image=image)
     except TransientError as exc:
-        countdown = storage.retry_countdown(self.request.retries)
+        countdown = retry.STORAGE.countdown(self.request.retries)
         if countdown is None:
             raise HumanError(services.MESSAGE_STORAGE_DOWN) from exc
         raise self.retry(exc=exc, countdown=countdown) from exc

@@ -14,6 +14,7 @@ from config.accounts import quotas
 from config.accounts.views import too_many
 from config.core.converters import parse_id
 from config.core.errors import HumanError
+from config.core.humanize import percent
 from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
 
@@ -279,6 +280,7 @@ def detail(request, pk: int):
 
 def _detail_page(request, image: Image, focus_form: FocusForm, status: int = 200):
     state = image.current_state
+    job = image.job
     listed = []
     for name in [*settings.MEDIA_RENDITION_SIZES, Rendition.Name.SQUARE]:
         rows = _named(image, name)
@@ -294,7 +296,7 @@ def _detail_page(request, image: Image, focus_form: FocusForm, status: int = 200
             "state": state,
             "state_css": STATE_CSS[state],
             "is_final": state in Image.FINAL_STATES,
-            "percent": _percent(image),
+            "percent": percent(job.progress_current, job.progress_total) if job else None,
             "status_url": status_url(image),
             "pictures": listed,
             "large": _picture(image, _ladder(image), SIZES_LARGE),
@@ -337,13 +339,6 @@ def focus(request, pk: int):
         "Focal point saved. The square crops are being cut again." if job else "Focal point unchanged.",
     )
     return _see_other(reverse("media_app:detail", args=[pk]))
-
-
-def _percent(image: Image) -> float | None:
-    job = image.job
-    if job is None or not job.progress_total:
-        return None
-    return round(100 * (job.progress_current or 0) / job.progress_total)
 
 
 @require_POST

@@ -6,10 +6,10 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from config.accounts import signals as accounts
-        from config.core.words import register_kind
+        from config.accounts import signals as accounts  # noqa: PLC0415 - ready(): runs once the app registry is ready
+        from config.core.words import register_kind  # noqa: PLC0415 - ready(): runs once the app registry is ready
 
-        from . import checks, receivers  # noqa: F401 - checks registers the system checks
+        from . import checks, receivers  # noqa: F401, PLC0415 - ready(): runs once the app registry is ready; checks registers the system checks
 
         register_kind("notifications.email", "Email")
         # Accounts (under config/) imports no app; it says what happened and we send the email.

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, register
 
+from .services import sending_lease
+
 
 @register()
 def sending_lease_within_max_countdown(app_configs=None, **kwargs) -> list[Error]:
     """A duplicate delivery waits out the sending lease (6 x EMAIL_TIMEOUT) as a retry; the stale-job
     sweep counts on no retry waiting longer than BACKROOM_MAX_COUNTDOWN, and would fail it early."""
-    from .services import sending_lease
-
     wait = sending_lease().total_seconds() + 1
     if wait <= settings.BACKROOM_MAX_COUNTDOWN:
         return []

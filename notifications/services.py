@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -23,7 +24,9 @@ from django.utils import timezone
 from config.accounts import selectors as accounts
 from config.accounts import services as accounts_services
 from config.core.errors import HumanError, TransientError
+from config.core.models import Job
 from config.core.services import job_create
+from config.core.tasks_backend import owned_by
 
 from . import emails, selectors
 from .models import EmailState, Kind, Notification, Preference
@@ -145,10 +148,8 @@ def _queue_email(notification: Notification) -> None:
     # re-dispatcher sends it later.
     if notification.kind == Kind.WELCOME and notification.key == "welcome":
         # The welcome email is a Django @task (notifications/tasks.py): the Tasks API on our job layer.
-        from config.core.models import Job
-        from config.core.tasks_backend import owned_by
 
-        from .tasks import send_welcome_email
+        from .tasks import send_welcome_email  # noqa: PLC0415 - cycle: notifications.tasks imports this module
 
         with owned_by(notification.recipient):
             result = send_welcome_email.enqueue(notification.pk)
@@ -244,15 +245,7 @@ def email_send(*, notification: Notification, final_attempt: bool = False) -> di
     """
     claimed_at = timezone.now()
     mine = Notification.objects.filter(pk=notification.pk)
-    claimed = mine.filter(
-        Q(email_state=EmailState.QUEUED)
-        | Q(email_state=EmailState.SENDING, email_claimed_at__lt=claimed_at - sending_lease())
-    ).update(
-        email_state=EmailState.SENDING,
-        email_claimed_at=claimed_at,
-        email_attempts=F("email_attempts") + 1,
-    )
-    if not claimed:
+    if not _email_claim(mine, claimed_at=claimed_at):
         state = mine.values_list("email_state", flat=True).first()
         if state == EmailState.SENDING:
             raise EmailInFlight(notification.pk)
@@ -265,16 +258,48 @@ def email_send(*, notification: Notification, final_attempt: bool = False) -> di
             email_state=state, **values
         )
 
+    unsent = _email_unwanted(notification, settle)
+    if unsent is not None:
+        return {"sent": False, "email_state": unsent}
+    message = _email_message(notification, settle)
+    _email_deliver(message, notification, settle, final_attempt=final_attempt)
+    message_id = message.extra_headers["Message-ID"]
+    settle(EmailState.SENT, email_sent_at=timezone.now(), email_message_id=message_id, email_error="")
+    return {"sent": True, "message_id": message_id, "attempts": notification.email_attempts}
+
+
+def _email_claim(mine, *, claimed_at) -> bool:
+    """Move the row to ``sending`` (from ``queued``, or from a claim older than the lease): the
+    one conditional UPDATE that makes this execution the only sender."""
+    return bool(
+        mine.filter(
+            Q(email_state=EmailState.QUEUED)
+            | Q(email_state=EmailState.SENDING, email_claimed_at__lt=claimed_at - sending_lease())
+        ).update(
+            email_state=EmailState.SENDING,
+            email_claimed_at=claimed_at,
+            email_attempts=F("email_attempts") + 1,
+        )
+    )
+
+
+def _email_unwanted(notification: Notification, settle: Callable[..., None]) -> str | None:
+    """The state to settle on when this email is not to go out (turned off, address unconfirmed)."""
     user = notification.recipient
     if not selectors.email_enabled(user=user, kind=notification.kind):
         settle(EmailState.SKIPPED)
-        return {"sent": False, "email_state": EmailState.SKIPPED}
+        return EmailState.SKIPPED
     # Asked again at send time: the address may have changed since the email was queued.
     if notification.kind not in TO_UNVERIFIED and not accounts.email_verified(user=user):
         settle(EmailState.NONE, email_error=NOT_VERIFIED)
-        return {"sent": False, "email_state": EmailState.NONE}
+        return EmailState.NONE
+    return None
+
+
+def _email_message(notification: Notification, settle: Callable[..., None]):
+    user = notification.recipient
     try:
-        message = emails.build_message(
+        return emails.build_message(
             email_content(notification),
             to_address=user.email,
             to_name=(user.get_full_name() if hasattr(user, "get_full_name") else "") or user.get_username(),
@@ -286,6 +311,12 @@ def email_send(*, notification: Notification, final_attempt: bool = False) -> di
         settle(EmailState.FAILED, email_error=error)
         raise HumanError(error)
 
+
+def _email_deliver(
+    message, notification: Notification, settle: Callable[..., None], *, final_attempt: bool
+) -> None:
+    """Hand the message to SMTP; a failure settles the row (back to ``queued`` for a retry, or
+    ``failed``) and raises TransientError or HumanError."""
     try:
         message.send()
     except Exception as exc:
@@ -300,10 +331,6 @@ def email_send(*, notification: Notification, final_attempt: bool = False) -> di
             error = f"Gave up after {notification.email_attempts} tries. {error}"
         settle(EmailState.FAILED, email_error=error[:500])
         raise HumanError(error[:500]) from exc
-
-    message_id = message.extra_headers["Message-ID"]
-    settle(EmailState.SENT, email_sent_at=timezone.now(), email_message_id=message_id, email_error="")
-    return {"sent": True, "message_id": message_id, "attempts": notification.email_attempts}
 
 
 def email_content(notification: Notification) -> emails.EmailContent:

@@ -1,45 +1,34 @@
-import random
-
 from celery import shared_task
 from celery.exceptions import Ignore
-from django.conf import settings
 
 from config.core.errors import TransientError
+from config.core.retry import SMTP
 from config.core.tasks_backend import MAX_RETRIES as TASK_MAX_RETRIES
 from config.core.tasks_backend import TaskContext, job_kind, task
 
 from . import selectors, services
 
-MAX_RETRIES = 5
-
-
-def retry_countdown(retries: int) -> float:
-    """Exponential backoff with equal jitter: half the step fixed, half random, so retries of many
-    emails after one outage spread out without any coming back at once."""
-    step = min(settings.BACKROOM_MAX_COUNTDOWN, settings.NOTIFICATIONS_RETRY_BASE_SECONDS * 2**retries)
-    return step / 2 + random.uniform(0, step / 2)
-
 
 # Retries are explicit rather than autoretry_for: the backoff's base comes from settings (seconds
 # in production, a fraction of one in tests) and the last try records the failure for people.
-@shared_task(name="notifications.send_email", bind=True, max_retries=MAX_RETRIES)
+@shared_task(name=services.EMAIL_TASK, bind=True, max_retries=SMTP.max_retries)
 def send_email(self, notification_id: int) -> dict:
     notification = selectors.notification_for_email(notification_id=notification_id)
     if notification is None:
         return {"sent": False, "email_state": None}
     try:
         return services.email_send(
-            notification=notification, final_attempt=self.request.retries >= MAX_RETRIES
+            notification=notification, final_attempt=self.request.retries >= SMTP.max_retries
         )
     except services.EmailInFlight:
         # A duplicate delivery while another execution holds the claim. Look again once the claim
         # has expired, in case that execution's process died mid-send; if it finished, the job is
         # final by then and this message is dropped unrun.
-        if self.request.retries >= MAX_RETRIES:
+        if self.request.retries >= SMTP.max_retries:
             raise Ignore()
         raise self.retry(countdown=services.sending_lease().total_seconds() + 1)
     except TransientError as exc:
-        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries))
+        raise self.retry(exc=exc, countdown=SMTP.countdown(self.request.retries))
 
 
 # The welcome email, written with Django's Tasks API (config/core/tasks_backend.py): the same send,

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.accounts import quotas
 from config.accounts import selectors as accounts
 from config.accounts.forms import TimeZoneForm
+from config.core.humanize import human_bytes
 from config.core.negotiation import wants_json
 
 from . import selectors, services
@@ -71,7 +72,7 @@ def preferences(request):
     zone_form = TimeZoneForm(initial={"time_zone": accounts.time_zone_for(user=request.user)})
     usage = quotas.usage(user_id=request.user.pk)
     context = {"form": form, "email_confirmed": confirmed, "time_zone_form": zone_form, "usage": usage}
-    context["usage_text"] = f"{quotas.human_bytes(usage.used)} of {quotas.human_bytes(usage.allowed)}"
+    context["usage_text"] = f"{human_bytes(usage.used)} of {human_bytes(usage.allowed)}"
     return render(request, "notifications/preferences.html", context)
 
 

@@ -161,7 +161,7 @@ def text_cell(ws, value: str) -> Cell:
     return cell
 
 
-def _row_converter(ws, columns: Sequence[Column], tz: tzinfo) -> Callable[[Sequence], Sequence]:
+def _row_converter(ws, columns: Sequence[Column], tz: tzinfo) -> Callable[[Sequence], Sequence]:  # noqa: C901 - one closure on purpose: the per-row hot loop
     """Build the per-row function; it touches only the columns whose kind needs work."""
     text_at = tuple(i for i, c in enumerate(columns) if c.kind == Kind.TEXT)
     datetime_at = tuple(i for i, c in enumerate(columns) if c.kind == Kind.DATETIME)

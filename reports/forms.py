@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from django import forms
 
-from . import dates, selectors
+from . import dates, layouts, selectors
 from .models import Export, Format, ReportSchedule
 
 MESSAGE_NOT_AVAILABLE = "This report is not available to you."
 MESSAGE_NO_COLUMN = "Choose at least one column."
 MESSAGE_UNKNOWN_FIELD = "{names}: no such field. The form takes: {known}."
-FILTER_NAMES = (selectors.STATE, selectors.FORMAT, selectors.OWNER)
+FILTER_NAMES = (layouts.STATE, layouts.FORMAT, layouts.OWNER)
 BASE_FIELDS = ("csrfmiddlewaretoken", "kind", "file_format", "columns", *FILTER_NAMES)
 
 
@@ -37,7 +37,7 @@ def _values(data, name: str) -> list[str]:
 def page_field_names() -> set[str]:
     """Every field the page's per-kind fieldsets may send."""
     names = set()
-    for kind, report in selectors.REPORTS.items():
+    for kind, report in layouts.REPORTS.items():
         names.add(f"columns:{kind}")
         names.update(f"position:{kind}:{key}" for key in report.column_keys())
         names.update(f"{name}:{kind}" for name in report.filters)
@@ -73,7 +73,7 @@ class ChoiceForm(forms.Form):
         cleaned = super().clean()
         known = set(BASE_FIELDS) | set(self.extra_fields) | page_field_names()
         # A position for a column the kind lacks is that column's error (below), not a field's.
-        positions = tuple(f"position:{kind}:" for kind in selectors.REPORTS)
+        positions = tuple(f"position:{kind}:" for kind in layouts.REPORTS)
         unknown = sorted(name for name in self.data if name not in known and not name.startswith(positions))
         if unknown:
             # The sentence names every field a client may send for any kind.
@@ -102,8 +102,8 @@ class ChoiceForm(forms.Form):
         page = f"columns:{kind}" in data or any(f"{n}:{kind}" in data for n in FILTER_NAMES)
         if not page:
             columns = _values(data, "columns")
-            filters = {n: _values(data, n) for n in (selectors.STATE, selectors.FORMAT) if _values(data, n)}
-            owner = str(data.get(selectors.OWNER, "")).strip()
+            filters = {n: _values(data, n) for n in (layouts.STATE, layouts.FORMAT) if _values(data, n)}
+            owner = str(data.get(layouts.OWNER, "")).strip()
         else:
             chosen = _values(data, f"columns:{kind}")
             if not chosen:
@@ -112,15 +112,15 @@ class ChoiceForm(forms.Form):
             columns = sorted(chosen, key=lambda k: order[k])
             filters = {
                 n: _values(data, f"{n}:{kind}")
-                for n in (selectors.STATE, selectors.FORMAT)
+                for n in (layouts.STATE, layouts.FORMAT)
                 if _values(data, f"{n}:{kind}")
             }
-            owner = str(data.get(f"{selectors.OWNER}:{kind}", "")).strip()
-            report = selectors.REPORTS.get(kind)
+            owner = str(data.get(f"{layouts.OWNER}:{kind}", "")).strip()
+            report = layouts.REPORTS.get(kind)
             if report is not None and tuple(columns) == report.column_keys():
                 columns = []  # all of them, in the kind's order: stored as "all"
         if owner:
-            filters[selectors.OWNER] = owner
+            filters[layouts.OWNER] = owner
         return columns, filters
 
     def _position(self, kind: str, key: str, default: int) -> float:
@@ -135,7 +135,7 @@ class ChoiceForm(forms.Form):
         ``current`` (kind, columns, filters) fills an unbound form, as when editing a schedule."""
         groups = []
         for kind, label in self.fields["kind"].widget.choices:
-            report = selectors.REPORTS[kind]
+            report = layouts.REPORTS[kind]
             mine = current is not None and current[0] == kind
             now_filters = current[2] if mine else {}
             if self.is_bound and f"columns:{kind}" in self.data:
@@ -149,7 +149,7 @@ class ChoiceForm(forms.Form):
             ordered += [c for c in report.columns if c.key not in chosen]
             filters = []
             for name, allowed in report.filters.items():
-                if name == selectors.OWNER:
+                if name == layouts.OWNER:
                     if self.user.is_staff:
                         value = now_filters.get(name, "")
                         if self.is_bound:
@@ -160,7 +160,7 @@ class ChoiceForm(forms.Form):
                 filters.append(
                     {
                         "name": name,
-                        "label": selectors.FILTER_LABELS[name],
+                        "label": layouts.FILTER_LABELS[name],
                         "options": [{"value": v, "checked": v in picked} for v in allowed],
                     }
                 )

@@ -7,7 +7,7 @@ them in chunks (a server-side cursor on PostgreSQL, fetchmany on SQLite).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from operator import itemgetter
 
@@ -19,8 +19,10 @@ from django.utils import timezone
 
 from config.core.models import Job
 from config.ops import selectors as ops_selectors
+from media_app import selectors as media_selectors
 
 from .excel import Column, Kind
+from .layouts import FILTER_LABELS, FORMAT, OWNER, REPORTS, STATE, Report
 from .models import Export, ReportSchedule
 
 CHUNK_SIZE = 2000
@@ -80,86 +82,6 @@ def daily_figures(start: datetime, end: datetime) -> dict[str, int]:
     return {"exports": Export._base_manager.filter(created_at__gte=start, created_at__lt=end).count()}
 
 
-# --- report kinds ---------------------------------------------------------------------------------
-
-# The filters a kind may have, besides its date range (every kind has that).
-STATE, FORMAT, OWNER = "state", "format", "owner"
-FILTER_LABELS = {STATE: "State", FORMAT: "Format", OWNER: "Owner"}
-IMAGE_STATES = ("PENDING", "PROCESSING", "READY", "FAILED")
-IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "MPO", "HEIF", "AVIF")
-JOB_STATES = tuple(Job.State.values)
-
-
-@dataclass(frozen=True)
-class Report:
-    title: str
-    columns: tuple[Column, ...]
-    # filter name -> the values it accepts (OWNER: any username, staff only).
-    filters: dict = field(default_factory=dict)
-
-    def column_keys(self) -> tuple[str, ...]:
-        return tuple(c.key for c in self.columns)
-
-    def chosen(self, keys) -> tuple[tuple[Column, ...], tuple[int, ...] | None]:
-        """The columns for ``keys`` in that order, and their positions in the full row (None: all)."""
-        if not keys or tuple(keys) == self.column_keys():
-            return self.columns, None
-        at = {c.key: i for i, c in enumerate(self.columns)}
-        positions = tuple(at[k] for k in keys)
-        return tuple(self.columns[i] for i in positions), positions
-
-
-MEDIA_INVENTORY = Report(
-    "Media inventory",
-    (
-        Column("Title", Kind.TEXT, 32, key="title"),
-        Column("Format", Kind.TEXT, 9, key="format"),
-        Column("Width (px)", Kind.NUMBER, 11, key="width"),
-        Column("Height (px)", Kind.NUMBER, 11, key="height"),
-        Column("Bytes before", Kind.NUMBER, 14, key="bytes_before"),
-        Column("Bytes after", Kind.NUMBER, 14, key="bytes_after"),
-        Column("Saving (%)", Kind.NUMBER, 11, key="saving"),
-        Column("State", Kind.TEXT, 11, key="state"),
-        Column("Uploaded at", Kind.DATETIME, 20, key="uploaded_at"),
-    ),
-    {STATE: IMAGE_STATES, FORMAT: IMAGE_FORMATS, OWNER: None},
-)
-JOB_HISTORY = Report(
-    "Job history",
-    (
-        Column("Kind", Kind.TEXT, 22, key="kind"),
-        Column("State", Kind.TEXT, 11, key="state"),
-        Column("Queued", Kind.DATETIME, 20, key="queued"),
-        Column("Started", Kind.DATETIME, 20, key="started"),
-        Column("Finished", Kind.DATETIME, 20, key="finished"),
-        Column("Duration", Kind.DURATION, 11, key="duration"),
-        Column("Error", Kind.TEXT, 50, key="error"),
-    ),
-    {STATE: JOB_STATES, OWNER: None},
-)
-# One row a day: cheap enough for per-cell number formats.
-DAILY_STATISTICS = Report(
-    "Daily statistics",
-    (
-        Column("Day", Kind.DATE, 12, "yyyy-mm-dd", key="day"),
-        Column("Uploads", Kind.NUMBER, 10, "#,##0", key="uploads"),
-        Column("Bytes in", Kind.NUMBER, 16, "#,##0", key="bytes_in"),
-        Column("Bytes out", Kind.NUMBER, 16, "#,##0", key="bytes_out"),
-        Column("Saving (%)", Kind.NUMBER, 11, "0.0", key="saving"),
-        Column("Processing p50 (ms)", Kind.NUMBER, 12, "#,##0", key="processing_p50_ms"),
-        Column("Processing p95 (ms)", Kind.NUMBER, 12, "#,##0", key="processing_p95_ms"),
-        Column("Failures", Kind.NUMBER, 10, "#,##0", key="failures"),
-        Column("Exports", Kind.NUMBER, 10, "#,##0", key="exports"),
-        Column("Emails sent", Kind.NUMBER, 12, "#,##0", key="emails_sent"),
-    ),
-)
-REPORTS = {
-    Export.Kind.MEDIA_INVENTORY: MEDIA_INVENTORY,
-    Export.Kind.JOB_HISTORY: JOB_HISTORY,
-    Export.Kind.DAILY_STATISTICS: DAILY_STATISTICS,
-}
-
-
 def _bounds(date_from: date | None, date_to: date | None) -> dict:
     """Datetime bounds for a created_at field: whole local days, date_to included."""
     tz = timezone.get_current_timezone()
@@ -182,7 +104,6 @@ def _row_owner_id(export: Export) -> int | None:
 
 def _media_inventory(export: Export) -> QuerySet:
     # Through media's selector: an image its owner deleted is not in their inventory.
-    from media_app import selectors as media_selectors
 
     filters = export.filters or {}
     found = media_selectors.images_of_owner(owner_id=_row_owner_id(export)).filter(

@@ -32,9 +32,11 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from config.accounts import selectors as accounts
 from config.core.clock import db_now
 from config.core.errors import MESSAGE_GENERIC, MESSAGE_TIMEOUT, HumanError, JobCancelled, TransientError
+from config.core.humanize import human_bytes, human_duration, plural
 from config.core.services import job_create, rows_settle_behind_final_jobs
 from config.core.storage import STORAGE_ERRORS
 from config.ops.files import delete_file
+from notifications import services as notifications
 
 from . import csvfile, dates, excel, selectors
 from .models import MESSAGE_STOPPED, Export, Format, ReportSchedule, export_storage_name
@@ -194,6 +196,30 @@ def export_build(
 
 
 def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any]:
+    _refuse_impossible(export)
+    name = export.storage_name
+    storage = export.file.storage
+    fd, tmp_path = tempfile.mkstemp(
+        prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=f".{export.format}", dir=export_temp_dir()
+    )
+    try:
+        with os.fdopen(fd, "w+b") as tmp:
+            count = _write(export, tmp, on_progress=on_progress)
+            size = tmp.tell()
+            tmp.seek(0)
+            saved = _store(storage, name, tmp)
+    except Exception as exc:
+        replacement = _build_failed(export, exc, final_attempt=final_attempt)
+        if replacement is None:
+            raise
+        raise replacement from exc
+    finally:
+        Path(tmp_path).unlink(missing_ok=True)
+
+    return _finish(export, saved_name=saved, rows=count, size=size)
+
+
+def _refuse_impossible(export: Export) -> None:
     impossible = (
         dates.range_error(export.date_from, export.date_to)
         or selectors.columns_error(export.kind, export.columns or [])
@@ -205,80 +231,75 @@ def _build(export: Export, *, on_progress, final_attempt: bool) -> dict[str, Any
         _fail(export, impossible)
         raise HumanError(impossible)
 
-    name = export.storage_name
-    storage = export.file.storage
-    fd, tmp_path = tempfile.mkstemp(
-        prefix=f"{TEMP_PREFIX}{export.pk}-", suffix=f".{export.format}", dir=export_temp_dir()
+
+def _write(export: Export, tmp, *, on_progress) -> int:
+    """Write the export's rows to ``tmp`` in its format; returns how many."""
+    report, total, rows = selectors.export_source(export)
+    if on_progress is not None:
+        on_progress(0, total)
+    progress = (lambda n: on_progress(n, max(total, n))) if on_progress else None
+    if export.format == Format.CSV:
+        return csvfile.write_csv(
+            tmp,
+            columns=report.columns,
+            rows=rows,
+            tz=timezone.get_current_timezone(),
+            total=total,
+            max_rows=_max_rows(export),
+            on_progress=progress,
+        )
+    return excel.write_workbook(
+        tmp,
+        title=report.title,
+        columns=report.columns,
+        rows=rows,
+        tz=timezone.get_current_timezone(),
+        total=total,
+        max_rows=_max_rows(export),
+        on_progress=progress,
     )
+
+
+def _store(storage, name: str, tmp) -> str:
     try:
-        with os.fdopen(fd, "w+b") as tmp:
-            report, total, rows = selectors.export_source(export)
-            if on_progress is not None:
-                on_progress(0, total)
-            progress = (lambda n: on_progress(n, max(total, n))) if on_progress else None
-            if export.format == Format.CSV:
-                count = csvfile.write_csv(
-                    tmp,
-                    columns=report.columns,
-                    rows=rows,
-                    tz=timezone.get_current_timezone(),
-                    total=total,
-                    max_rows=_max_rows(export),
-                    on_progress=progress,
-                )
-            else:
-                count = excel.write_workbook(
-                    tmp,
-                    title=report.title,
-                    columns=report.columns,
-                    rows=rows,
-                    tz=timezone.get_current_timezone(),
-                    total=total,
-                    max_rows=_max_rows(export),
-                    on_progress=progress,
-                )
-            size = tmp.tell()
-            tmp.seek(0)
-            try:
-                # A file left by an earlier attempt is replaced, never kept beside this one.
-                storage.delete(name)
-                saved = storage.save(name, File(tmp, name=os.path.basename(name)))
-            except STORAGE_ERRORS as exc:
-                _storage_delete_quietly(storage, name)
-                raise TransientError(f"storage: {exc}") from exc
-    except excel.TooManyRows as exc:
-        limit = _max_rows(export)
-        message = MESSAGE_TOO_MANY_ROWS.format(rows=exc.rows, limit=limit)
+        # A file left by an earlier attempt is replaced, never kept beside this one.
+        storage.delete(name)
+        return storage.save(name, File(tmp, name=os.path.basename(name)))
+    except STORAGE_ERRORS as exc:
+        delete_file(storage, name, measure=False)
+        raise TransientError(f"storage: {exc}") from exc
+
+
+def _build_failed(export: Export, exc: Exception, *, final_attempt: bool) -> Exception | None:
+    """Settle the export after ``exc`` broke its build; returns the exception to raise instead of
+    ``exc`` (from it), or None to raise ``exc`` itself."""
+    if isinstance(exc, excel.TooManyRows):
+        message = MESSAGE_TOO_MANY_ROWS.format(rows=exc.rows, limit=_max_rows(export))
         _fail(export, message)
-        raise HumanError(message) from exc
-    except HumanError as exc:
+        return HumanError(message)
+    if isinstance(exc, HumanError):
         _fail(export, exc.message)
-        raise
-    except JobCancelled:
+        return None
+    if isinstance(exc, JobCancelled):
         # Cancelled at a progress point: export_cancel settled the row; leave no file behind.
-        _storage_delete_quietly(storage, name)
-        raise
-    except SoftTimeLimitExceeded:
+        delete_file(export.file.storage, export.storage_name, measure=False)
+        return None
+    if isinstance(exc, SoftTimeLimitExceeded):
         _fail(export, MESSAGE_TIMEOUT)
-        raise
-    except (TransientError, DatabaseError) as exc:
+        return None
+    if isinstance(exc, (TransientError, DatabaseError)):
         # Storage or a locked/restarting database: worth another attempt, unless this was the last.
         if final_attempt:
             message = MESSAGE_STORAGE if isinstance(exc, TransientError) else MESSAGE_GENERIC
             logger.warning("export %s failed on its last attempt: %s", export.pk, exc)
             _fail(export, message)
-            raise HumanError(message) from exc
+            return HumanError(message)
         if isinstance(exc, DatabaseError):
-            raise TransientError(f"database: {exc}") from exc
-        raise
-    except Exception:
-        logger.exception("export %s failed", export.pk)
-        _fail(export, MESSAGE_GENERIC)
-        raise
-    finally:
-        _unlink_quietly(tmp_path)
-
-    return _finish(export, saved_name=saved, rows=count, size=size)
+            return TransientError(f"database: {exc}")
+        return None
+    logger.exception("export %s failed", export.pk)
+    _fail(export, MESSAGE_GENERIC)
+    return None
 
 
 def _max_rows(export: Export) -> int:
@@ -309,7 +330,7 @@ def _finish(export: Export, *, saved_name: str, rows: int, size: int) -> dict[st
             transaction.on_commit(lambda: _notify_ready(export.pk))
     export.refresh_from_db()
     if not moved and export.state == Export.State.CANCELLED:
-        _storage_delete_quietly(export.file.storage, saved_name)  # cancelled as it was stored
+        delete_file(export.file.storage, saved_name, measure=False)  # cancelled as it was stored
     return _summary(export)
 
 
@@ -334,7 +355,7 @@ def export_cancel(*, export_id: int, task_id: str) -> bool:
     )
     if moved:
         storage = Export._meta.get_field("file").storage
-        transaction.on_commit(lambda: _storage_delete_quietly(storage, storage_name))
+        transaction.on_commit(lambda: delete_file(storage, storage_name, measure=False))
     return True
 
 
@@ -351,7 +372,7 @@ def export_fail(*, export_id: int, message: str, task_id: str | None = None) -> 
 
 def _fail(export: Export, message: str) -> bool:
     """End the export FAILURE and make sure no file of it stays in storage. True if it moved."""
-    _storage_delete_quietly(export.file.storage, export.storage_name)
+    delete_file(export.file.storage, export.storage_name, measure=False)
     now = Now()
     with transaction.atomic():
         moved = Export.objects.filter(pk=export.pk, state__in=Export.ACTIVE_STATES).update(
@@ -375,8 +396,6 @@ def _summary(export: Export) -> dict[str, Any]:
 def _notify_ready(export_id: int) -> None:
     """Tell the owner, with the link. A failed notification never undoes a finished export."""
     try:
-        from notifications import services as notifications
-
         export = Export.objects.select_related("owner", "schedule").get(pk=export_id)
         zone = accounts.time_zone_info(user=export.owner)
         until = timezone.localtime(export.expires_at, zone).strftime("%Y-%m-%d %H:%M")
@@ -389,8 +408,8 @@ def _notify_ready(export_id: int) -> None:
             kind="export_ready",
             title=title,
             body=(
-                f"{_plural(export.rows, 'row')}, {_human_bytes(export.bytes)}. The download link works for "
-                f"{_human_duration(settings.REPORTS_LINK_MAX_AGE)} (until {until}, {zone.key} time), "
+                f"{plural(export.rows, 'row')}, {human_bytes(export.bytes)}. The download link works for "
+                f"{human_duration(settings.REPORTS_LINK_MAX_AGE)} (until {until}, {zone.key} time), "
                 "for you only."
             ),
             link=settings.SITE_URL + export_download_url(export=export),
@@ -405,8 +424,6 @@ _FREQUENCY_WORDS = {"daily": "daily", "weekly": "weekly", "monthly": "monthly"}
 
 def _notify_failed(export_id: int) -> None:
     try:
-        from notifications import services as notifications
-
         export = Export.objects.select_related("owner", "schedule").get(pk=export_id)
         title = f"Your {export.get_kind_display().lower()} export failed"
         body = export.error
@@ -426,42 +443,6 @@ def _notify_failed(export_id: int) -> None:
         )
     except Exception:
         logger.exception("could not notify the owner of export %s", export_id)
-
-
-def _storage_delete_quietly(storage, name: str) -> None:
-    try:
-        storage.delete(name)
-    except Exception as exc:
-        # Left without a row: the cleanup job's orphan sweep removes it later.
-        logger.warning("could not delete %s: %s", name, exc)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{n} bytes"
-
-
-def _human_duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        hours = seconds // 3600
-        return "1 hour" if hours == 1 else f"{hours} hours"
-    minutes = max(1, seconds // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 # --- the end of an export's life (the cleanup's sweeps, registered in ops.py) --------------------

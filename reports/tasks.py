@@ -4,10 +4,10 @@ from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
 
-from config.core import storage
+from config.core import retry
 from config.core.errors import TransientError
 from config.core.jobtask import JobTask
-from config.ops.periodic import run_periodic
+from config.ops.periodic import PERIODIC, run_periodic
 
 from . import services
 
@@ -46,18 +46,18 @@ class BuildExportTask(JobTask):
 
 
 @shared_task(
-    name="reports.build_export",
+    name=services.TASK_NAME,
     base=BuildExportTask,
     bind=True,
     # Storage and database hiccups retry on the storage retry budget (seconds), not a count of tries.
-    max_retries=storage.retry_max(),
+    max_retries=retry.STORAGE.max_retries,
     # A million rows take a while; both limits stay well below the broker's visibility timeout,
     # or Redis would hand a still-running export to a second worker.
     soft_time_limit=settings.REPORTS_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.REPORTS_TASK_TIME_LIMIT,
 )
 def build_export(self, export_id: int) -> dict:
-    countdown = storage.retry_countdown(self.request.retries)
+    countdown = retry.STORAGE.countdown(self.request.retries)
     try:
         return services.export_build(
             export_id=export_id, on_progress=self.progress, final_attempt=countdown is None
@@ -66,17 +66,9 @@ def build_export(self, export_id: int) -> dict:
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
-@shared_task(
-    name="reports.run_schedule",
-    bind=True,
-    autoretry_for=(TransientError,),
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-)
+@shared_task(name=services.SCHEDULE_TASK, **PERIODIC)
 def run_schedule(self, schedule_id: int) -> dict:
     """A person's scheduled report, sent by beat: one run per period (the slot beat names), and
     never two runs of the same schedule at once (other people's schedules do not wait)."""
-    running = f"reports.run_schedule:{schedule_id}"
+    running = f"{services.SCHEDULE_TASK}:{schedule_id}"
     return run_periodic(self, services.schedule_run, running_key=running, schedule_id=schedule_id)

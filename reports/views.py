@@ -9,10 +9,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.core.humanize import human_duration, percent
 from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
 
-from . import selectors, services
+from . import layouts, selectors, services
 from .forms import ExportRequestForm, ScheduleForm
 from .models import Export
 
@@ -55,12 +56,12 @@ def _render_index(request, form: ExportRequestForm, status: int = 200, schedule_
 
 def choice_summary(kind: str, columns: list, filters: dict) -> dict:
     """What an export or a schedule holds, in words: its columns and its filters."""
-    report = selectors.REPORTS.get(kind)
+    report = layouts.REPORTS.get(kind)
     titles = {c.key: c.title for c in report.columns} if report else {}
     shown = [titles.get(k, k) for k in columns] if columns else []
     parts = []
     for name, value in (filters or {}).items():
-        label = selectors.FILTER_LABELS.get(name, name).lower()
+        label = layouts.FILTER_LABELS.get(name, name).lower()
         parts.append(f"{label} {value if isinstance(value, str) else ', '.join(value)}")
     return {"columns": ", ".join(shown) or "all columns", "filters": "; ".join(parts)}
 
@@ -76,16 +77,13 @@ def schedule_row(schedule) -> dict:
 
 def _row(export: Export) -> dict:
     job = export.job
-    percent = None
-    if job is not None and job.progress_total:
-        percent = round(100 * (job.progress_current or 0) / job.progress_total, 1)
     payload = export_payload(export)
     return {
         "export": export,
         "state": payload["state"],
         "error": payload["error"],
         "active": export.is_active,
-        "percent": percent,
+        "percent": None if job is None else percent(job.progress_current, job.progress_total),
         "download_url": payload["download_url"],
         "task_status_url": reverse("task_status", args=[job.task_id]) if job is not None else "",
         **choice_summary(export.kind, export.columns, export.filters),
@@ -180,8 +178,7 @@ def export_download(request, export_id: int, token: str):
     try:
         services.export_download_verify(export=export, token=token)
     except services.LinkExpired:
-        hours = settings.REPORTS_LINK_MAX_AGE / 3600
-        duration = f"{hours:g} hours" if hours != 1 else "1 hour"
+        duration = human_duration(settings.REPORTS_LINK_MAX_AGE)
         return _refused(request, 410, "Link expired", MESSAGE_LINK_EXPIRED.format(duration=duration))
     except services.LinkInvalid:
         return _refused(request, 403, "Link not valid", MESSAGE_LINK_INVALID)

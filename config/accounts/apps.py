@@ -14,10 +14,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in
+        from django.contrib.auth.signals import user_logged_in  # noqa: PLC0415 - ready(): runs once the app registry is ready
 
-        from . import checks  # noqa: F401 - registers the system checks
-        from .middleware import remember_time_zone_at_login
+        from . import checks  # noqa: F401, PLC0415 - ready(): runs once the app registry is ready; registers the system checks
+        from .middleware import remember_time_zone_at_login  # noqa: PLC0415 - ready(): runs once the app registry is ready
 
         # The zone goes into the session as the session is made, so no later request (a status poll
         # above all) pays for reading the profile or for saving the session again.

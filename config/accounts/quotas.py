@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 
+from config.core import humanize
+
 from . import throttle
 from .models import Allowance
 
@@ -26,7 +28,7 @@ class Usage:
 
     @property
     def percent(self) -> float:
-        return round(100 * self.used / self.allowed, 1) if self.allowed else 100.0
+        return 100.0 if not self.allowed else humanize.percent(self.used, self.allowed)
 
 
 class QuotaExceeded(Exception):
@@ -36,19 +38,11 @@ class QuotaExceeded(Exception):
 
     @property
     def message(self) -> str:
+        wanted, used, allowed = (humanize.human_bytes(n) for n in (self.wanted, self.used, self.allowed))
         return (
-            f"This upload needs {human_bytes(self.wanted)}, but you use {human_bytes(self.used)} "
-            f"of your {human_bytes(self.allowed)}. Delete some pictures to make room."
+            f"This upload needs {wanted}, but you use {used} "
+            f"of your {allowed}. Delete some pictures to make room."
         )
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"  # pragma: no cover
 
 
 def _allowance(user_id: int) -> Allowance:

@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.core.humanize import plural
 from config.core.negotiation import wants_json
 
 from . import services, throttle
@@ -94,7 +95,7 @@ def verification_resend(request):
 
 def too_many(request, wait: int, what: str):
     minutes = max(1, round(wait / 60))
-    when = f"{minutes} minute{'s' if minutes != 1 else ''}" if wait >= 90 else f"{wait} seconds"
+    when = plural(minutes, "minute") if wait >= 90 else f"{wait} seconds"
     message = f"Too many {what} in a short time. To keep accounts safe, please try again in {when}."
     if wants_json(request):
         response = JsonResponse({"error": message, "retry_after": wait}, status=429)

@@ -8,4 +8,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the <id:…> URL converter before any URL conf is loaded, and the system checks.
-        from . import checks, converters, upgrades  # noqa: F401
+        from . import checks, converters, upgrades  # noqa: F401, PLC0415 - ready(): runs once the app registry is ready

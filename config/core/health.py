@@ -8,6 +8,10 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 
+from config.celery_app import app
+
+from . import redis as shared_redis
+
 BEAT_HEARTBEAT_KEY = "beat:last_tick"
 BEAT_STALE_AFTER = 120  # seconds; beat ticks at least every CELERY_BEAT_MAX_LOOP_INTERVAL
 
@@ -32,8 +36,6 @@ def check_database():
 
 
 def check_broker():
-    from config.celery_app import app
-
     # One try: a frozen broker still accepts the TCP connection, and each further try would cost
     # the probe another socket timeout (SOCKET_TIMEOUT, as every other client of the broker).
     with app.connection_for_write() as conn:
@@ -42,8 +44,6 @@ def check_broker():
 
 
 def check_beat():
-    from . import redis as shared_redis
-
     last = cache.get(BEAT_HEARTBEAT_KEY)
     if last is None:
         raise RuntimeError("no heartbeat")

@@ -11,6 +11,7 @@ the backend is called on every path, including a hard time limit handled by the 
 from __future__ import annotations
 
 import logging
+import random
 import time
 
 from celery.contrib.django.task import DjangoTask
@@ -44,7 +45,7 @@ class JobTask(DjangoTask):
     _progress_at = 0.0
 
     def __call__(self, *args, **kwargs):
-        from . import services
+        from . import services  # noqa: PLC0415 - Celery imports task_cls by name; services needs the app registry
 
         task_id = self.request.id
         if task_id is None or self.request.is_eager:
@@ -154,7 +155,7 @@ class JobTask(DjangoTask):
         Also the cancel check: the write matches no row once the job is no longer running, and
         then a cancelled job raises :class:`JobCancelled`, which ends the execution quietly.
         """
-        from . import services
+        from . import services  # noqa: PLC0415 - Celery imports task_cls by name; services needs the app registry
 
         now = time.monotonic()
         if not force and current < total and now - self._progress_at < 0.25:
@@ -172,6 +173,4 @@ class JobTask(DjangoTask):
     @staticmethod
     def backoff(retries: int) -> int:
         """Exponential backoff with full jitter, capped below the broker's visibility timeout."""
-        import random
-
         return int(random.uniform(0, min(settings.BACKROOM_MAX_COUNTDOWN, 2 ** (retries + 1))))

@@ -28,12 +28,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from config.celery_app import app
+from config.core import redis as shared_redis
 
 from .health import BEAT_HEARTBEAT_KEY
 from .models import Job
@@ -189,8 +193,6 @@ class JobCollector:
         return family
 
     def _queues(self):
-        from config.core import redis as shared_redis
-
         depth = GaugeMetricFamily("backroom_queue_depth", "Messages waiting in a queue", labels=["queue"])
         age = GaugeMetricFamily(
             "backroom_queue_oldest_message_age_seconds",
@@ -199,7 +201,6 @@ class JobCollector:
         )
         if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
             return  # RabbitMQ: its own exporter reports queues; part_up says 1 with no samples
-        import redis
 
         broker = redis.Redis.from_url(
             settings.CELERY_BROKER_URL,
@@ -256,8 +257,6 @@ class JobCollector:
         )
 
     def _workers(self):
-        from config.celery_app import app
-
         replies = app.control.ping(timeout=settings.METRICS_PING_TIMEOUT) or []
         groups: Counter = Counter()
         for reply in replies:

@@ -2,10 +2,19 @@ from csp.constants import HEADER as CSP_HEADER
 from csp.constants import UNSAFE_INLINE
 from csp.middleware import CSPMiddleware
 from csp.utils import build_policy
+from django import db
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 
+from .errors import (
+    MESSAGE_BROKER_DOWN,
+    MESSAGE_DATABASE_UNAVAILABLE,
+    MESSAGE_STORAGE_UNAVAILABLE,
+    BrokerUnavailable,
+    StorageUnavailable,
+)
 from .negotiation import wants_json
 
 
@@ -44,17 +53,6 @@ RETRY_AFTER = {"broker": 30, "storage": 30, "database": 5}
 
 def unavailable_response(request, exception: BaseException):
     """The 503 for an outage of a part the request needed, or None for any other exception."""
-    from django import db
-    from django.shortcuts import render
-
-    from .errors import (
-        MESSAGE_BROKER_DOWN,
-        MESSAGE_DATABASE_UNAVAILABLE,
-        MESSAGE_STORAGE_UNAVAILABLE,
-        BrokerUnavailable,
-        StorageUnavailable,
-    )
-
     if isinstance(exception, BrokerUnavailable):
         message, part = MESSAGE_BROKER_DOWN, "broker"
     elif isinstance(exception, StorageUnavailable):

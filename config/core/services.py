@@ -10,10 +10,13 @@ from uuid import uuid4
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, F, When
 from django.db.models.functions import Coalesce, Now
 from kombu.exceptions import OperationalError as KombuOperationalError
+
+from config.celery_app import app
 
 from . import push
 from .errors import MESSAGE_CANCELLED, BrokerUnavailable
@@ -57,8 +60,6 @@ def job_create(
 
 def job_send(*, job: Job) -> None:
     """Hand a job's task to the broker with the job's own task id."""
-    from config.celery_app import app
-
     options = dict(job.send_options or {})
     if options.get("eta"):
         # A re-dispatch after the ETA has passed sends it for now: Celery runs a past ETA at once.
@@ -186,8 +187,6 @@ CANCEL_FLAG_SECONDS = 24 * 3600
 
 def job_cancel_requested(*, task_id: str) -> bool:
     """The running task's cheap check (one Redis GET) at a progress point."""
-    from django.core.cache import cache
-
     try:
         return bool(cache.get(f"job-cancelled:{task_id}"))
     except Exception:  # Redis away: the row's state is still checked after the progress write
@@ -195,8 +194,6 @@ def job_cancel_requested(*, task_id: str) -> bool:
 
 
 def _flag_cancelled(task_id: str) -> None:
-    from django.core.cache import cache
-
     try:
         cache.set(f"job-cancelled:{task_id}", 1, timeout=CANCEL_FLAG_SECONDS)
     except Exception as exc:
@@ -253,8 +250,6 @@ def _settle_cancel(task, task_id: str, args, kwargs) -> bool:
 
 
 def _revoke(task, task_id: str) -> None:
-    from config.celery_app import app
-
     terminate = bool(getattr(task, "cancel_terminates", False))
     try:
         # SIGUSR1 is Celery's soft-time-limit signal: it raises SoftTimeLimitExceeded inside the
@@ -266,8 +261,6 @@ def _revoke(task, task_id: str) -> None:
 
 
 def _task_class(name: str):
-    from config.celery_app import app
-
     if name not in app.tasks:
         app.loader.import_default_modules()  # the web process has not imported tasks modules
     return app.tasks.get(name)

@@ -33,6 +33,7 @@ Capability flags, and why:
 from __future__ import annotations
 
 import contextvars
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -40,6 +41,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.module_loading import import_string
+
+from config.celery_app import app
 
 try:  # Django 6.0 and later: the standard library of Django itself.
     from django.tasks import (
@@ -161,7 +164,7 @@ class BackroomTaskBackend(BaseTaskBackend):
 
     def enqueue(self, task: Task, args, kwargs) -> TaskResult:
         """Write the job row now, in the caller's transaction; send its message on commit."""
-        from .services import job_create
+        from .services import job_create  # noqa: PLC0415 - django.tasks imports this backend by name; services needs the registry
 
         self.validate_task(task)
         call = {
@@ -192,7 +195,7 @@ class BackroomTaskBackend(BaseTaskBackend):
         return self._result(job, task)
 
     def get_result(self, result_id: str) -> TaskResult:
-        from .models import Job
+        from .models import Job  # noqa: PLC0415 - django.tasks imports this backend by name; models need the app registry
 
         job = Job.objects.filter(task_id=result_id, task_name=RUN_TASK).first()
         if job is None:
@@ -208,7 +211,7 @@ class BackroomTaskBackend(BaseTaskBackend):
         return self._result(job, as_sent)
 
     def _result(self, job, task: Task) -> TaskResult:
-        from .models import Job
+        from .models import Job  # noqa: PLC0415 - django.tasks imports this backend by name; models need the app registry
 
         status = STATUS[job.state]
         errors, workers = [], []
@@ -237,9 +240,9 @@ class BackroomTaskBackend(BaseTaskBackend):
 def _celery_outcome(job) -> tuple[list, list]:
     """The exception and worker that django-celery-results recorded (our job row keeps only the
     owner's sentence)."""
-    from django_celery_results.models import TaskResult as CeleryResult
+    from django_celery_results.models import TaskResult as CeleryResult  # noqa: PLC0415 - django.tasks imports this backend by name; models need the app registry
 
-    from .models import Job
+    from .models import Job  # noqa: PLC0415 - django.tasks imports this backend by name; models need the app registry
 
     row = CeleryResult.objects.filter(task_id=job.task_id).only("result", "traceback", "worker").first()
     workers = [row.worker] if row is not None and row.worker else []
@@ -249,8 +252,6 @@ def _celery_outcome(job) -> tuple[list, list]:
         return [], workers
     path = "config.core.errors.HumanError"
     if row is not None:
-        import json
-
         try:
             exc = json.loads(row.result or "{}")
             path = f"{exc['exc_module']}.{exc['exc_type']}"
@@ -260,8 +261,6 @@ def _celery_outcome(job) -> tuple[list, list]:
 
 
 def _redis_broker() -> bool:
-    from config.celery_app import app
-
     return str(app.conf.broker_url or "").startswith(("redis://", "rediss://", "redis+socket://"))
 
 

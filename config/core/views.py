@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.handlers.asgi import ASGIRequest
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import health as health_checks
 from . import selectors, services
+from .humanize import percent
 from .middleware import unavailable_response
 from .models import Job
 from .negotiation import wants_json
@@ -36,7 +37,7 @@ def job_status_payload(row: dict) -> dict:
     progress = None
     if total:
         current = row["progress_current"] or 0
-        progress = {"current": current, "total": total, "percent": round(100 * current / total, 1)}
+        progress = {"current": current, "total": total, "percent": percent(current, total)}
     return {
         "task_id": row["task_id"],
         "state": row["state"],
@@ -70,9 +71,7 @@ async def task_stream(request):
     Ids that are malformed, unknown or someone else's are left out, alike. An async view: the
     stream waits on the event loop and holds no thread while it waits.
     """
-    from django.http import StreamingHttpResponse
-
-    from . import push
+    from . import push  # noqa: PLC0415 - cycle: push imports this module (job_status_payload)
 
     user = await request.auser()
     if not user.is_authenticated:
@@ -143,9 +142,7 @@ def _back(request) -> HttpResponseRedirect:
 def metrics(request):
     """Prometheus text format for a staff session or `Authorization: Bearer <METRICS_TOKEN>`; a 404
     for anyone else, so the endpoint's existence is not advertised."""
-    from django.http import HttpResponse
-
-    from . import metrics as job_metrics
+    from . import metrics as job_metrics  # noqa: PLC0415 - prometheus_client loads only in a process that serves /metrics
 
     token = settings.METRICS_TOKEN
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")

@@ -2,6 +2,8 @@
 
 import gc
 
+from django.urls import get_resolver
+
 
 def warm_and_freeze() -> None:
     """Import every view now and move what loading made out of the garbage collector's sight.
@@ -13,8 +15,6 @@ def warm_and_freeze() -> None:
     requests allocate. Done in each worker after it forked (the app is loaded there), so nothing
     depends on --preload.
     """
-    from django.urls import get_resolver
-
     get_resolver().url_patterns  # noqa: B018 - imports every urls.py and view module
     gc.collect()
     gc.freeze()

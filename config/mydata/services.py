@@ -21,6 +21,7 @@ from django.core.files import File
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from config.core.errors import TransientError
 from config.core.services import job_create
@@ -164,8 +165,6 @@ def account_delete_request(*, user: AbstractBaseUser) -> None:
 
 
 def _owned_schedules(user_id: int):
-    from django_celery_beat.models import PeriodicTask
-
     # A schedule is a person's when its keyword arguments name them: {"owner_id": <id>, …}.
     pattern = rf'"owner_id"\s*:\s*{int(user_id)}\s*[,}}]'
     return PeriodicTask.objects.filter(kwargs__regex=pattern)

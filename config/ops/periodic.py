@@ -6,10 +6,23 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from config.core.errors import TransientError
+
 from . import locks
 from .beat import SLOT_HEADER
 
 logger = logging.getLogger(__name__)
+
+# The options of every periodic task (ops' own and a person's scheduled report): a temporary
+# failure (Redis, the database) retries on Celery's backoff, 5 times, no wait past 600 s.
+PERIODIC = {
+    "bind": True,
+    "autoretry_for": (TransientError,),
+    "max_retries": 5,
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+}
 
 # A slot is claimed for two days: far longer than any gap between a run and its duplicate.
 SLOT_TTL = 2 * 24 * 3600

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from config.celery_app import app
 from config.core.health import BEAT_HEARTBEAT_KEY, BEAT_STALE_AFTER
 
 from . import locks
@@ -46,8 +47,6 @@ def queue_names() -> list[str]:
 
 def queue_lengths() -> dict[str, int | None]:
     """Messages waiting in each queue now; None for a queue the broker would not tell about."""
-    from config.celery_app import app
-
     lengths: dict[str, int | None] = dict.fromkeys(queue_names())
     try:
         with app.connection_for_read() as conn:
@@ -74,8 +73,6 @@ def _queue_length(conn, name: str) -> int | None:
 
 
 def workers_online(timeout: float = 1.0) -> list[str]:
-    from config.celery_app import app
-
     try:
         replies = app.control.ping(timeout=timeout) or []
     except Exception as exc:

@@ -20,7 +20,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django_celery_results.models import TaskResult
 
+from config.celery_app import app
 from config.core import push
 from config.core.clock import db_now
 from config.core.errors import HumanError
@@ -108,8 +110,6 @@ def _purge_in_batches(queryset, batch_size: int) -> int:
 
 
 def results_purge(*, retention_days: float = 30, batch_size: int = 1000) -> int:
-    from django_celery_results.models import TaskResult
-
     cutoff = timezone.now() - timedelta(days=retention_days)
     return _purge_in_batches(TaskResult.objects.filter(date_done__lt=cutoff), batch_size)
 
@@ -127,8 +127,6 @@ def ops_jobs_purge(*, retention_days: float = 30, batch_size: int = 1000) -> int
 
 
 def _hard_time_limits() -> tuple[dict[str, float], float]:
-    from config.celery_app import app
-
     app.loader.import_default_modules()
     default = float(app.conf.task_time_limit or 3600)
     limits = {name: float(task.time_limit) for name, task in app.tasks.items() if task.time_limit}
@@ -201,8 +199,6 @@ def _jobs_fail(stale: models.QuerySet, *, now: datetime, batch_size: int) -> lis
 
 def _settle_business_row(job: Job) -> None:
     """Let the job's task move its image or export to failed, as it does on its own failures."""
-    from config.celery_app import app
-
     task = app.tasks.get(job.task_name)
     settle = getattr(task, "settle_failure", None)
     if settle is None:

@@ -4,23 +4,17 @@ the defaults here are what a schedule with empty kwargs gets."""
 from celery import shared_task
 
 from config.core import services as job_services
-from config.core.errors import TransientError
 
 from . import services
-from .periodic import run_periodic
+from .periodic import PERIODIC, run_periodic
 
-PERIODIC = {
-    "bind": True,
-    "autoretry_for": (TransientError,),
-    "max_retries": 5,
-    "retry_backoff": True,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
-}
+CLEANUP_TASK = "ops.cleanup"
+STATISTICS_TASK = "ops.statistics"
+REDISPATCH_TASK = "ops.redispatch"
 
 
 # A large store takes a while to walk; the no-pile-up lock and the stuck-job check follow this limit.
-@shared_task(name="ops.cleanup", soft_time_limit=1800, time_limit=1860, **PERIODIC)
+@shared_task(name=CLEANUP_TASK, soft_time_limit=1800, time_limit=1860, **PERIODIC)
 def cleanup(
     self,
     result_retention_days: float = 30,
@@ -40,13 +34,13 @@ def cleanup(
     )
 
 
-@shared_task(name="ops.statistics", **PERIODIC)
+@shared_task(name=STATISTICS_TASK, **PERIODIC)
 def statistics(self, days_back: int = 1) -> dict:
     """Recompute the daily statistics of today and the days_back days before."""
     return run_periodic(self, services.statistics_run, days_back=days_back)
 
 
-@shared_task(name="ops.redispatch", **PERIODIC)
+@shared_task(name=REDISPATCH_TASK, **PERIODIC)
 def redispatch(self, older_than_seconds: int | None = None, limit: int = 500) -> dict:
     """Send jobs stuck in QUEUED because the broker was down when they were written."""
     return run_periodic(self, _redispatch, older_than_seconds=older_than_seconds, limit=limit)

@@ -231,7 +231,7 @@ def s3_storage() -> dict:
     on the storage retry budget above instead of hanging 60 s per call (botocore's defaults).
     Credentials come the usual boto3 way (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a role).
     """
-    from botocore.config import Config
+    from botocore.config import Config  # noqa: PLC0415 - botocore is needed only when S3 storage is configured
 
     return {
         "BACKEND": "storages.backends.s3.S3Storage",

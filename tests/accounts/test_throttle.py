@@ -12,11 +12,11 @@ from http.cookiejar import CookieJar
 import pytest
 from django.test import Client
 
+from tests.helpers import HTML, JSON
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "pw-123456!"  # make_user's
-HTML = {"HTTP_ACCEPT": "text/html"}
-JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -11,11 +11,9 @@ from django.test import Client
 
 from config.accounts.models import Profile
 from config.accounts.selectors import time_zone_for
+from tests.helpers import HTML, JSON
 
 pytestmark = pytest.mark.django_db
-
-HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
-JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 def sign_up(client, **extra):

@@ -268,13 +268,13 @@ def ours_csv(rows: list[tuple]) -> float:
     """reports.csvfile over the rows, into a real file, in a zone that needs converting: rows/s."""
     from zoneinfo import ZoneInfo
 
-    from reports import csvfile, selectors
+    from reports import csvfile, layouts
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(OUT_DIR / "ours.csv", "wb") as fh:
         csvfile.write_csv(
-            fh, columns=selectors.MEDIA_INVENTORY.columns, rows=iter(rows), tz=ZoneInfo("Europe/Berlin")
+            fh, columns=layouts.MEDIA_INVENTORY.columns, rows=iter(rows), tz=ZoneInfo("Europe/Berlin")
         )
     return len(rows) / (time.perf_counter() - t0)
 

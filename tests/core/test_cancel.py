@@ -26,12 +26,9 @@ from config.core.models import Job
 from media_app.models import Image, Rendition
 from reports.models import Export
 from tests.harness import WorkerProcess, publishing_to
-from tests.media_app.conftest import as_upload, post_upload, stored_files
+from tests.helpers import HTML, JSON, as_upload, post_upload, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-JSON = {"HTTP_ACCEPT": "application/json"}
-HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
 
 
 def submit(owner, name="tests.echo", **kwargs) -> Job:

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from config.core import services
-from tests.media_app.conftest import cut_in_half_with_end_marker, post_upload
+from tests.helpers import cut_in_half_with_end_marker, post_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,23 +10,9 @@ import pytest
 from config.core.errors import MESSAGE_BROKER_DOWN
 from media_app.models import Image
 from tests.harness import ROOT, child_env
+from tests.helpers import UPLOAD_SCRIPT
 
 pytestmark = [pytest.mark.timing, pytest.mark.django_db(transaction=True)]
-
-UPLOAD_SCRIPT = """
-import json, sys, time, django
-django.setup()
-from django.contrib.auth import get_user_model
-from django.test import Client
-client = Client()
-client.force_login(get_user_model().objects.get(username=sys.argv[1]))
-with open(sys.argv[2], "rb") as fh:
-    started = time.monotonic()
-    response = client.post("/media/upload/", {"image": fh}, HTTP_ACCEPT="application/json")
-    elapsed = time.monotonic() - started
-print(json.dumps({"status": response.status_code, "seconds": elapsed, "body": response.json(),
-                  "retry_after": response.get("Retry-After")}))
-"""
 
 
 def test_upload_with_the_broker_down_answers_503_fast_and_keeps_the_rows(user, photos):

@@ -98,7 +98,7 @@ def make_image(user, path, settings, *, send: bool):
     from unittest import mock
 
     from media_app import imaging, services
-    from tests.media_app.conftest import as_upload
+    from tests.helpers import as_upload
 
     f = as_upload(path)
     probe = imaging.probe(f, max_pixels=settings.MEDIA_MAX_PIXELS)

@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 
 from media_app import imaging, thumbhash
 from media_app.models import Image, Rendition
-from tests.media_app.conftest import JSON, post_upload, stored_files
+from tests.helpers import JSON, post_upload, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,7 +71,7 @@ def read(rendition: Rendition) -> PILImage.Image:
     return im
 
 
-def test_every_corpus_file_ends_as_the_readme_says(celery_worker, owner_client, user, testdata, wait_job):
+def test_every_corpus_file_ends_as_the_readme_says(celery_worker, owner_client, user, testdata, wait_job):  # noqa: C901 - one table-driven check per corpus file
     photos, pillow = corpus(testdata)
     jobs = {}
     for path in [*photos, *pillow]:

@@ -9,7 +9,7 @@ import pytest
 from config.core.models import Job
 from media_app import services
 from media_app.models import Image, Rendition
-from tests.media_app.conftest import HTML, JSON, post_upload, stored_files
+from tests.helpers import HTML, JSON, post_upload, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,7 +18,7 @@ from django.db.models import F
 from config.ops import services as ops_services
 from media_app import services
 from media_app.models import Image, Rendition
-from tests.media_app.conftest import HTML, JSON
+from tests.helpers import HTML, JSON
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 from config.core.models import Job
 from media_app import services
 from media_app.models import Image, Rendition, UploadBatch
-from tests.media_app.conftest import (
+from tests.helpers import (
     HTML,
     JSON,
     PHOTO_RENDITIONS,
@@ -22,6 +22,7 @@ from tests.media_app.conftest import (
     expected_renditions,
     post_upload,
     stored_files,
+    wait_idle,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -209,18 +210,6 @@ def test_a_duplicate_delivery_leaves_exactly_one_set_of_renditions(
     assert sorted(r.file.name for r in rows) == on_disk  # no orphan from the losing run
     assert not first & set(on_disk)  # the replaced set was deleted
     assert Image.objects.get(pk=pk).state == "READY"
-
-
-def wait_idle(worker, timeout: float = 60) -> None:
-    from config.celery_app import app
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        active = app.control.inspect(destination=[worker.name], timeout=2).active() or {}
-        if not active.get(worker.name):
-            return
-        time.sleep(0.2)
-    raise AssertionError("worker still busy")
 
 
 def test_a_second_service_run_replaces_the_set_and_deletes_the_old_files(user, photos, settings):

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from media_app import imaging
-from tests.media_app.conftest import cut_in_half_with_end_marker, tiny_jpeg_claiming
+from tests.helpers import cut_in_half_with_end_marker, tiny_jpeg_claiming
 
 MAX = 50_000_000
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from media_app.models import Image
-from tests.media_app.conftest import (
+from tests.helpers import (
     JSON,
     cut_in_half_with_end_marker,
     post_upload,

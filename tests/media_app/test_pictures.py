@@ -16,8 +16,7 @@ from PIL import ImageDraw
 from config.core.models import Job
 from media_app import services, thumbhash
 from media_app.models import Image, Rendition
-from tests.media_app.conftest import HTML, JSON, post_upload, stored_files
-from tests.media_app.test_flow import wait_idle
+from tests.helpers import HTML, JSON, post_upload, stored_files, wait_idle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -201,7 +200,7 @@ def test_focal_point_input_is_checked(celery_worker, owner_client, other_client,
 
 def test_a_picture_still_processing_has_no_focal_point_yet(owner_client, user, photos, settings):
     from media_app import imaging
-    from tests.media_app.conftest import as_upload
+    from tests.helpers import as_upload
 
     f = as_upload(photos / "Landscape_2.jpg")
     probe = imaging.probe(f, max_pixels=settings.MEDIA_MAX_PIXELS)

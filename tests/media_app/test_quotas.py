@@ -12,10 +12,11 @@ from django.db import close_old_connections
 
 from config.accounts import quotas, throttle
 from config.accounts.models import Allowance
+from config.core.humanize import human_bytes
 from media_app import services
 from media_app.forms import UploadForm
 from media_app.models import Image
-from tests.media_app.conftest import HTML, JSON, as_upload, post_upload, stored_files
+from tests.helpers import HTML, JSON, as_upload, post_upload, stored_files
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_the_settings_page_shows_the_usage(owner_client, user, photo, settings):
     settings.ACCOUNTS_STORAGE_QUOTA_BYTES = 10 * 1024 * 1024
     post_upload(owner_client, photo)
     page = owner_client.get("/notifications/preferences/", **HTML).content.decode()
-    used = quotas.human_bytes(photo.stat().st_size)
+    used = human_bytes(photo.stat().st_size)
     assert f"You use {used} of 10.0 MB" in page
 
 

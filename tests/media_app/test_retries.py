@@ -17,15 +17,10 @@ from config.core.models import Job
 from media_app import imaging, services
 from media_app.models import Image, Rendition
 from tests.harness import WorkerProcess
-from tests.media_app.conftest import PHOTO_RENDITIONS, as_upload, stored_files
+from tests.helpers import PHOTO_RENDITIONS, as_upload, other_db, stored_files
 from tests.media_app.flaky import flaky_key
 
 pytestmark = [pytest.mark.timing, pytest.mark.django_db(transaction=True), pytest.mark.reliability]
-
-
-def other_db(url: str, db: int = 7) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{db}"
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from PIL import Image as PILImage
 
 from media_app.models import Image
 from tests.harness import ROOT, WorkerProcess, child_env
-from tests.media_app.test_broker_down import UPLOAD_SCRIPT
+from tests.helpers import UPLOAD_SCRIPT
 
 pytestmark = [pytest.mark.timing, pytest.mark.django_db(transaction=True)]
 

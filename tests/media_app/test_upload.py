@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 from PIL import ImageFile
 
 from media_app.models import Image
-from tests.media_app.conftest import HTML, JSON, as_upload, post_upload
+from tests.helpers import HTML, JSON, as_upload, post_upload
 
 pytestmark = pytest.mark.django_db
 

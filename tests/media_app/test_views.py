@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 
 from config.core.models import Job
 from media_app.models import Image, Rendition
-from tests.media_app.conftest import HTML, JSON
+from tests.helpers import HTML, JSON
 
 pytestmark = pytest.mark.django_db
 

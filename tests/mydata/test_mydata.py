@@ -19,7 +19,7 @@ from media_app.models import Image, Rendition
 from notifications.models import Notification
 from reports import services as reports_services
 from reports.models import Export
-from tests.media_app.conftest import HTML, JSON, post_upload
+from tests.helpers import HTML, JSON, post_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,11 +10,10 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications import selectors, services
 from notifications.models import EmailState, Notification, Preference
+from tests.helpers import HTML, JSON
 
 pytestmark = pytest.mark.django_db
 
-JSON = {"HTTP_ACCEPT": "application/json"}
-HTML = {"HTTP_ACCEPT": "text/html"}
 # The badge's count, after the words a screen reader says before it.
 BADGE = r'id="unread-badge"[^>]*{attrs}>(?:<span class="visually-hidden">unread: </span>)?{n}</span>'
 

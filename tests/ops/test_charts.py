@@ -56,9 +56,3 @@ def test_line_breaks_on_a_day_without_data():
 def test_empty_series_renders_an_empty_frame():
     svg = charts.bar_chart([], title="Nothing yet")
     assert bars(svg) == [] and re.search(r"<svg[^>]+viewBox", svg)
-
-
-def test_human_bytes():
-    assert charts.human_bytes(512) == "512 B"
-    assert charts.human_bytes(1536) == "1.5 KB"
-    assert charts.human_bytes(3 * 1024**3) == "3.0 GB"

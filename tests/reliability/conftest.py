@@ -4,14 +4,11 @@ Redis or killing a worker never disturbs the session worker or another test."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from django.conf import settings
 
 from tests.reliability.faults import FIGURES_FILE, PrivateBroker, Scenario, fault_worker
-
-SOAK = os.environ.get("BACKROOM_SOAK") == "1"
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 from config.core.models import Job
+from tests.helpers import JSON
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 FUZZ = hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 def png_bytes(size=(64, 48)) -> bytes:

@@ -21,8 +21,8 @@ from config.core import devredis
 from config.core.models import Job
 from tests import loadgen
 from tests.harness import ROOT, WorkerProcess, child_env
+from tests.helpers import SOAK
 from tests.procfile import procfile_command
-from tests.reliability.conftest import SOAK
 
 pytestmark = [pytest.mark.timing, pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 

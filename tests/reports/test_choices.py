@@ -3,8 +3,6 @@ real worker in the owner's own time zone (16.5)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,17 +11,10 @@ from django.core.files.storage import default_storage
 from config.accounts.models import Profile
 from reports.csvfile import CSV_CONTENT_TYPE
 from reports.models import Export
-
-from .helpers import read_rows
-from .test_exports import HTML, ask, built, download, make_image, make_job
+from tests.helpers import HTML, ask, built, csv_rows, download, make_image, make_job, read_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2026, 7, 1, 6, 0, tzinfo=UTC)  # 08:00 in Berlin (summer time)
-
-
-def csv_rows(data: bytes) -> list[list[str]]:
-    assert data.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 def test_csv_with_chosen_columns_in_order_filters_and_the_owners_zone(

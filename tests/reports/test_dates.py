@@ -14,9 +14,7 @@ from config.core.models import Job
 from reports import dates, services
 from reports.forms import ExportRequestForm
 from reports.models import Export
-
-JSON = {"HTTP_ACCEPT": "application/json"}
-HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
+from tests.helpers import HTML, JSON
 
 
 def ask(client, headers=JSON, **data):

@@ -15,8 +15,7 @@ from openpyxl.worksheet import _writer as openpyxl_writer
 
 from reports import excel
 from reports.excel import Column, Kind
-
-from .helpers import read_rows, soffice_csv
+from tests.helpers import read_rows, soffice_csv
 
 COLUMNS = (
     Column("Name", Kind.TEXT, 30),

@@ -22,78 +22,25 @@ from config.ops.models import DailyStatistics
 from reports import services
 from reports.excel import XLSX_CONTENT_TYPE
 from reports.models import Export
-
-from .helpers import read_rows, soffice_csv
+from tests.helpers import (
+    HTML,
+    JSON,
+    ask,
+    ask_ok,
+    built,
+    download,
+    make_image,
+    make_job,
+    read_rows,
+    soffice_csv,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-JSON = {"HTTP_ACCEPT": "application/json"}
-HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
 T0 = datetime(2025, 3, 10, 9, 0, 0, tzinfo=UTC)
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def ask(client, **data):
-    return client.post("/reports/exports/", data, **JSON)
-
-
-def ask_ok(client, **data) -> dict:
-    response = ask(client, **data)
-    assert response.status_code == 202, response.content
-    body = response.json()
-    assert set(body) == {"export_id", "task_id", "status_url"}
-    assert body["status_url"] == f"/tasks/{body['task_id']}/"
-    return body
-
-
-def built(client, wait_job, **data) -> tuple[Export, dict]:
-    body = ask_ok(client, **data)
-    job = wait_job(body["task_id"], timeout=120)
-    assert job.state == "SUCCESS", job.error
-    status = client.get(f"/reports/exports/{body['export_id']}/", **JSON).json()
-    return Export.objects.get(pk=body["export_id"]), status
-
-
-def download(client, url: str, **headers):
-    response = client.get(url, **headers)
-    content = b"".join(response.streaming_content) if response.streaming else response.content
-    response.close()
-    return response, content
-
-
-def make_job(owner, at, *, kind="media.compress", state="SUCCESS", took=2, error=""):
-    return Job.objects.create(
-        task_id=str(uuid.uuid4()),
-        owner=owner,
-        kind=kind,
-        task_name="media_app.compress_image",
-        state=state,
-        created_at=at,
-        started_at=at + timedelta(seconds=1) if state != "QUEUED" else None,
-        finished_at=at + timedelta(seconds=1 + took) if state in ("SUCCESS", "FAILURE") else None,
-        error=error,
-    )
-
-
-def make_image(owner, at, **fields):
-    from media_app.models import Image
-
-    values = {
-        "title": "photo",
-        "original": f"media/originals/{owner.pk}/{uuid.uuid4().hex}.jpg",
-        "original_format": "JPEG",
-        "original_width": 4000,
-        "original_height": 3000,
-        "original_bytes": 2_000_000,
-        "bytes_in": 2_000_000,
-        "bytes_out": 500_000,
-        "state": "READY",
-        "created_at": at,
-    }
-    values.update(fields)
-    return Image.objects.create(owner=owner, **values)
 
 
 def naive(dt: datetime | None) -> datetime | None:

@@ -3,8 +3,6 @@ schedules in the person's time zone, run by the real beat and workers, emailed w
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import time
@@ -18,8 +16,7 @@ from django_celery_beat.models import PeriodicTask
 from config.accounts.models import Profile
 from notifications.models import Notification
 from reports.models import Export, ReportSchedule
-
-from .test_exports import HTML, JSON, make_image
+from tests.helpers import HTML, JSON, csv_rows, make_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LINK = re.compile(r"/reports/exports/\d+/download/[^\s\"<>]+/")
@@ -44,11 +41,6 @@ def page_form(kind="media_inventory", columns=("title", "state", "uploaded_at"),
 
 def quiet_other_schedules():
     PeriodicTask.objects.exclude(task="reports.run_schedule").update(enabled=False)
-
-
-def csv_rows(data: bytes) -> list[list[str]]:
-    assert data.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 # --- the issue's "done when", end to end ------------------------------------------------------------

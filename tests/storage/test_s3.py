@@ -23,15 +23,9 @@ from config.settings.base import s3_storage
 from media_app.models import Image
 from reports.models import Export
 from tests.harness import ALL_QUEUES, MotoS3Server, WorkerProcess, publishing_to
-from tests.media_app.conftest import JSON, post_upload
-from tests.reports.helpers import read_rows
+from tests.helpers import JSON, other_db, post_upload, read_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def other_db(url: str, db: int) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{db}"
 
 
 @pytest.fixture(scope="module")
