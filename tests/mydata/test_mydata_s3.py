@@ -16,7 +16,7 @@ from config.mydata.models import Archive
 from media_app.models import Image, Rendition
 from reports import services as reports_services
 from reports.models import Export
-from tests.media_app.conftest import HTML, JSON, post_upload
+from tests.helpers import HTML, JSON, post_upload
 from tests.storage import test_s3
 
 pytestmark = pytest.mark.django_db(transaction=True)
