@@ -25,8 +25,14 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 
+from config.core import redis as shared_redis
+
+from .asgi_limits import WholeBodyHandler
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -60,8 +66,6 @@ class Inbox(asyncio.Queue):
 
 
 def channel(owner_id: int) -> str:
-    from config.core import redis as shared_redis
-
     return shared_redis.key(f"jobs:owner:{owner_id}")
 
 
@@ -70,7 +74,7 @@ def stamp(row: dict) -> int:
 
 
 def event_payload(row: dict) -> dict:
-    from .views import job_status_payload
+    from .views import job_status_payload  # noqa: PLC0415 - cycle: views imports this module for the stream
 
     return {**job_status_payload(row), "updated": stamp(row)}
 
@@ -81,16 +85,12 @@ def job_changed(task_id: str) -> None:
         row = Job.objects.filter(task_id=task_id).values(*STATUS_FIELDS).first()
         if row is None or row["owner_id"] is None:
             return
-        from config.core import redis as shared_redis
-
         shared_redis.client().publish(channel(row["owner_id"]), json.dumps(event_payload(row)))
     except Exception as exc:
         logger.warning("job %s: could not publish its change: %s", task_id, exc)
 
 
 def on_commit_publish(task_id: str) -> None:
-    from django.db import transaction
-
     transaction.on_commit(lambda: job_changed(task_id))
 
 
@@ -107,8 +107,6 @@ class Hub:
         queue = Inbox(QUEUE_LIMIT)
         async with self.lock:
             if self.pubsub is None:
-                import redis.asyncio as aioredis
-
                 client = aioredis.Redis.from_url(
                     settings.REDIS_URL,
                     socket_connect_timeout=settings.SOCKET_CONNECT_TIMEOUT,
@@ -188,8 +186,6 @@ async def stream(*, owner_id: int, task_ids: list[str], last_event_id: int | Non
     only), then the changes as they come; a comment every PUSH_HEARTBEAT seconds; ``event: done``
     and the end once every job is final, or the end after PUSH_STREAM_LIFETIME seconds.
     """
-    from asgiref.sync import sync_to_async
-
     loop = asyncio.get_running_loop()
     ends_at = loop.time() + settings.PUSH_STREAM_LIFETIME
     yield f"retry: {RETRY_MS}\n\n".encode()
@@ -255,7 +251,6 @@ def handler_class():
     sync work is the middleware and one snapshot query at its start, so sharing costs little, and
     the waiting holds no thread at all.
     """
-    from .asgi_limits import WholeBodyHandler
 
     class StreamAwareHandler(WholeBodyHandler):
         async def __call__(self, scope, receive, send):
