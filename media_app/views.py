@@ -16,6 +16,7 @@ from config.core.converters import parse_id
 from config.core.errors import HumanError
 from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
+from config.core.words import state_word
 
 from . import imaging, selectors, services
 from .forms import FocusForm, UploadForm
@@ -105,6 +106,7 @@ def image_payload(image: Image) -> dict:
         "id": image.pk,
         "title": image.title,
         "state": image.current_state,
+        "state_label": state_word(STATE_CSS[image.current_state]),
         "original": {
             "url": reverse("media_app:original", args=[image.pk]),
             "width": image.original_width,

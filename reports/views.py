@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
+from config.core.words import state_word
 
 from . import selectors, services
 from .forms import ExportRequestForm, ScheduleForm
@@ -160,6 +161,7 @@ def export_payload(export: Export) -> dict:
         "id": export.pk,
         "kind": export.kind,
         "state": state,
+        "state_label": state_word(state),
         "rows": export.rows,
         "bytes": export.bytes,
         "download_url": services.export_download_url(export=export) if ready else None,

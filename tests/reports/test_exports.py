@@ -343,7 +343,17 @@ def test_others_and_anonymous_get_404_for_export_status_and_download(
 def test_owner_downloads_the_file_and_each_download_is_counted(celery_worker, user, owner_client, wait_job):
     make_job(user, T0)
     export, status = built(owner_client, wait_job, kind="job_history")
-    assert set(status) == {"id", "kind", "state", "rows", "bytes", "download_url", "expires_at", "error"}
+    assert set(status) == {
+        "id",
+        "kind",
+        "state",
+        "state_label",
+        "rows",
+        "bytes",
+        "download_url",
+        "expires_at",
+        "error",
+    }
     assert status["error"] is None and status["kind"] == "job_history"
     assert abs(datetime.fromisoformat(status["expires_at"]) - (export.finished_at + timedelta(hours=24))) < (
         timedelta(seconds=1)

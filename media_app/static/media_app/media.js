@@ -181,7 +181,9 @@
   });
 
   // --- live state --------------------------------------------------------------------------------
-  const FINAL = { SUCCESS: true, FAILURE: true };
+  const FINAL = { SUCCESS: true, FAILURE: true, CANCELLED: true };
+  // An image's final state shown with the job-state colours (as STATE_CSS in views.py).
+  const IMAGE_CSS = { READY: "SUCCESS", FAILED: "FAILURE", CANCELLED: "CANCELLED" };
   const detail = document.getElementById("image-detail");
   if (detail && detail.dataset.statusUrl && window.backroomPoll) {
     const state = document.getElementById("image-state");
@@ -190,7 +192,7 @@
     window.backroomPoll(detail.dataset.statusUrl, (job) => {
       if (FINAL[job.state]) { window.location.reload(); return; }
       if (job.state === "QUEUED") return;
-      state.textContent = "Processing";
+      state.textContent = job.state_label;
       state.className = "state state-PROGRESS";
       if (message) message.textContent = job.state === "RETRY" ? "A temporary problem; retrying shortly…" : "Compressing…";
       if (progress && job.progress) progress.value = job.progress.percent;
@@ -202,14 +204,14 @@
     window.backroomPoll(tile.dataset.statusUrl, async (job) => {
       const badge = tile.querySelector("[data-role=state]");
       if (!FINAL[job.state]) {
-        if (job.state !== "QUEUED") { badge.textContent = "Processing"; badge.className = "state state-PROGRESS"; }
+        if (job.state !== "QUEUED") { badge.textContent = job.state_label; badge.className = "state state-PROGRESS"; }
         return;
       }
       try {
         const r = await fetch(tile.dataset.imageUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
         const image = await r.json();
-        badge.textContent = image.state === "READY" ? "Ready" : "Failed";
-        badge.className = "state state-" + (image.state === "READY" ? "SUCCESS" : "FAILURE");
+        badge.textContent = image.state_label;
+        badge.className = "state state-" + (IMAGE_CSS[image.state] || "FAILURE");
         let squares = image.renditions.filter((x) => x.name === "square");
         if (!squares.length) squares = image.renditions.filter((x) => x.name === "thumb");
         const best = ["AVIF", "WEBP"].map((f) => squares.find((x) => x.format === f)).filter(Boolean);
