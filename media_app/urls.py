@@ -10,6 +10,8 @@ urlpatterns = [
     path("<id:pk>/", views.detail, name="detail"),
     path("<id:pk>/delete/", views.delete, name="delete"),
     path("<id:pk>/focus/", views.focus, name="focus"),
+    path("<id:pk>/rename/", views.rename, name="rename"),
+    path("<id:pk>/restore/", views.restore, name="restore"),
     path("<id:pk>/original", views.original, name="original"),
     path("<id:pk>/<slug:name>.<slug:ext>", views.rendition, name="rendition"),
 ]

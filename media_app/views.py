@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -19,11 +20,13 @@ from config.core.serving import private_file_response
 from config.core.words import state_word
 
 from . import imaging, selectors, services
-from .forms import FocusForm, UploadForm
+from .forms import FocusForm, RenameForm, UploadForm
 from .models import Image, Rendition
 from .uploads import SizeLimitUploadHandler
 
 GALLERY_PAGE_SIZE = 48
+# Originals a browser can show as they are: the before/after comparison offers only these.
+BROWSER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "AVIF"}
 # Image states shown with the job-state colours of app.css.
 STATE_CSS = {
     Image.State.PENDING: "QUEUED",
@@ -89,6 +92,28 @@ def _picture(image: Image, renditions: list[Rendition], sizes: str) -> dict | No
         "width": widest.width,
         "height": widest.height,
     }
+
+
+def _snippet(request, image: Image, rows: list[Rendition]) -> tuple[str, str]:
+    """For one size: the absolute link of its fallback file, and a <picture> to paste into a page."""
+    by_format = {r.format: r for r in rows}
+    fallback = by_format.get(Rendition.Format.JPEG) or by_format.get(Rendition.Format.PNG) or rows[0]
+
+    def absolute(r: Rendition) -> str:
+        return request.build_absolute_uri(rendition_url(image.pk, r.name, r.format, r.pk))
+
+    lines = ["<picture>"]
+    lines += [
+        f'  <source type="{mime}" srcset="{escape(absolute(by_format[fmt]))}">'
+        for fmt, mime in SOURCE_TYPES
+        if fmt in by_format
+    ]
+    lines.append(
+        f'  <img src="{escape(absolute(fallback))}" width="{fallback.width}" height="{fallback.height}" '
+        f'alt="{escape(image.title)}">'
+    )
+    lines.append("</picture>")
+    return absolute(fallback), "\n".join(lines)
 
 
 def _ladder(image: Image) -> list[Rendition]:
@@ -187,6 +212,8 @@ def gallery(request):
             "tiles": tiles,
             "batch_id": batch_id,
             "any_pending": any(t["state"] not in Image.FINAL_STATES for t in tiles),
+            "undo": request.session.pop(UNDO_SESSION_KEY, None),
+            "grace": _grace_words(),
         },
     )
 
@@ -279,7 +306,9 @@ def detail(request, pk: int):
     return _detail_page(request, image, FocusForm(initial={"x": image.focal_x, "y": image.focal_y}))
 
 
-def _detail_page(request, image: Image, focus_form: FocusForm, status: int = 200):
+def _detail_page(
+    request, image: Image, focus_form: FocusForm, status: int = 200, rename_form: RenameForm | None = None
+):
     state = image.current_state
     listed = []
     for name in [*settings.MEDIA_RENDITION_SIZES, Rendition.Name.SQUARE]:
@@ -287,7 +316,12 @@ def _detail_page(request, image: Image, focus_form: FocusForm, status: int = 200
         if rows:
             formats = sorted(rows, key=lambda r: r.format)
             links = [(r.format, rendition_url(image.pk, r.name, r.format, r.pk), r.bytes) for r in formats]
-            listed.append((name, _picture(image, rows, SIZES_LISTED), links))
+            pic = _picture(image, rows, SIZES_LISTED)
+            link, snippet = _snippet(request, image, rows)
+            alt = f"{image.title}, {name} size ({pic['width']}×{pic['height']})"
+            listed.append(
+                {"name": name, "pic": pic, "links": links, "link": link, "snippet": snippet, "alt": alt}
+            )
     return render(
         request,
         "media_app/detail.html",
@@ -302,6 +336,10 @@ def _detail_page(request, image: Image, focus_form: FocusForm, status: int = 200
             "large": _picture(image, _ladder(image), SIZES_LARGE),
             "square": _picture(image, _named(image, Rendition.Name.SQUARE), SIZES_LISTED),
             "focus_form": focus_form,
+            "rename_form": rename_form or RenameForm(initial={"title": image.title}),
+            "before_url": reverse("media_app:original", args=[image.pk])
+            if image.original_format in BROWSER_FORMATS
+            else None,
             "focal_percent": (round(image.focal_x * 100, 1), round(image.focal_y * 100, 1)),
         },
         status=status,
@@ -348,6 +386,10 @@ def _percent(image: Image) -> float | None:
     return round(100 * (job.progress_current or 0) / job.progress_total)
 
 
+# The pictures just deleted from a page without JavaScript: the next gallery page offers their undo.
+UNDO_SESSION_KEY = "media_undo"
+
+
 @require_POST
 def delete(request, pk: int):
     image = selectors.image_for_user(user=request.user, image_id=pk)
@@ -356,8 +398,56 @@ def delete(request, pk: int):
     services.image_delete(image=image)
     if wants_json(request):
         return HttpResponse(status=204)
-    messages.success(request, "Picture deleted.")
+    request.session[UNDO_SESSION_KEY] = [{"id": image.pk, "title": image.title}]
     return _see_other(reverse("media_app:gallery"))
+
+
+def _grace_words() -> str:
+    seconds = settings.MEDIA_DELETE_GRACE_SECONDS
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+    return f"{seconds} seconds"
+
+
+@require_POST
+def restore(request, pk: int):
+    """Undo a delete while the grace period lasts (docs/deletion.md); 404 when there is nothing to
+    bring back, 413 when its bytes no longer fit the owner's storage."""
+    try:
+        restored = services.image_restore(user=request.user, image_id=pk)
+    except quotas.QuotaExceeded as exc:
+        if wants_json(request):
+            return JsonResponse({"error": exc.message}, status=413)
+        messages.error(request, exc.message)
+        return _see_other(reverse("media_app:gallery"))
+    if not restored:
+        raise Http404
+    if wants_json(request):
+        return JsonResponse({"id": pk, "restored": True})
+    messages.success(request, "Picture brought back.")
+    return _see_other(reverse("media_app:detail", args=[pk]))
+
+
+@require_POST
+def rename(request, pk: int):
+    image = selectors.image_for_user(user=request.user, image_id=pk)
+    if image is None:
+        raise Http404
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        if wants_json(request):
+            errors = {f: [e["message"] for e in errs] for f, errs in form.errors.get_json_data().items()}
+            return JsonResponse({"errors": errors}, status=400)
+        return _detail_page(
+            request, image, FocusForm(initial={"x": image.focal_x, "y": image.focal_y}), 400, form
+        )
+    services.image_rename(image=image, title=form.cleaned_data["title"])
+    if wants_json(request):
+        return JsonResponse({"id": image.pk, "title": image.title})
+    messages.success(request, "Renamed.")
+    return _see_other(reverse("media_app:detail", args=[pk]))
 
 
 # --- files --------------------------------------------------------------------------------------

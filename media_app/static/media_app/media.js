@@ -175,10 +175,76 @@
     });
   }
 
-  // --- confirmations -----------------------------------------------------------------------------
-  document.querySelectorAll("form[data-confirm]").forEach((f) => {
-    f.addEventListener("submit", (e) => { if (!window.confirm(f.dataset.confirm)) e.preventDefault(); });
-  });
+  async function postForm(formEl, action) {
+    const r = await fetch(action || formEl.action, {
+      method: "POST", body: new FormData(formEl), credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    const body = await r.json().catch(() => ({}));
+    return { status: r.status, body: body };
+  }
+
+  // --- detail: rename in place -------------------------------------------------------------------
+  const renameForm = document.getElementById("rename-form");
+  if (renameForm) {
+    const box = document.getElementById("rename");
+    const title = document.getElementById("image-title");
+    const renameErrors = document.getElementById("rename-errors");
+    const field = renameForm.querySelector("input[name=title]");
+    box.addEventListener("toggle", () => { if (box.open) { field.focus(); field.select(); } });
+    field.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") { field.value = title.textContent; box.open = false; }
+    });
+    renameForm.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      let answer;
+      try { answer = await postForm(renameForm); } catch (err) {
+        renameErrors.textContent = "The connection was lost. Please try again."; return;
+      }
+      if (answer.status === 200) {
+        const old = title.textContent;
+        // The pictures' text alternatives start with the title: they follow it.
+        document.querySelectorAll("#image-detail img[alt]").forEach((img) => {
+          if (img.alt === old || img.alt.startsWith(old + ", ")) img.alt = answer.body.title + img.alt.slice(old.length);
+        });
+        title.textContent = answer.body.title;
+        document.title = document.title.replace(/^[^·]*·/, answer.body.title + " ·");
+        field.value = answer.body.title;
+        const alt = 'alt="' + answer.body.title.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;") + '"';
+        document.querySelectorAll(".media-copy textarea").forEach((t) => { t.value = t.value.replace(/alt="[^"]*"/, alt); });
+        renameErrors.textContent = "";
+        box.open = false;
+      } else {
+        renameErrors.textContent = answer.body.error || Object.values(answer.body.errors || {}).flat().join(" ") || "Could not rename.";
+      }
+    });
+  }
+
+  // --- detail: copy a link or a <picture> snippet --------------------------------------------------
+  if (navigator.clipboard) {
+    document.querySelectorAll("[data-copy], [data-copy-from]").forEach((button) => {
+      button.hidden = false;
+      const label = button.textContent;
+      button.addEventListener("click", async () => {
+        const text = button.dataset.copy || button.parentElement.querySelector("textarea").value;
+        try { await navigator.clipboard.writeText(text); button.textContent = "Copied"; }
+        catch (e) { button.textContent = "Could not copy"; }
+        setTimeout(() => { button.textContent = label; }, 2000);
+      });
+    });
+  }
+
+  // --- detail: before and after, one over the other --------------------------------------------------
+  const compare = document.getElementById("compare-frame");
+  const range = document.getElementById("compare-range");
+  if (compare && range) {
+    const before = compare.querySelector(".compare-before");
+    compare.classList.add("overlaid");
+    range.parentElement.hidden = false;
+    const cut = () => { before.style.clipPath = "inset(0 " + (100 - range.value) + "% 0 0)"; };
+    range.addEventListener("input", cut);
+    cut();
+  }
 
   // --- live state --------------------------------------------------------------------------------
   const FINAL = { SUCCESS: true, FAILURE: true, CANCELLED: true };
