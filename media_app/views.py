@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -62,6 +63,7 @@ SOURCE_TYPES = (("AVIF", "image/avif"), ("WEBP", "image/webp"))
 SIZES_LARGE = "(max-width: 600px) calc(100vw - 66px), (max-width: 1100px) calc(100vw - 82px), 1018px"
 SIZES_TILE = "(max-width: 600px) calc(50vw - 20px), 260px"
 SIZES_LISTED = "160px"
+SIZES_FULL = "100vw"
 
 
 def _srcset(renditions: list[Rendition], image_id: int) -> str:
@@ -176,8 +178,30 @@ def _tile(image: Image) -> dict:
         "state": state,
         "state_css": STATE_CSS[state],
         "thumb": _picture(image, square, SIZES_TILE),
+        # What the gallery's lightbox shows: the resized ladder, fitted to the screen.
+        "full": _picture(image, _ladder(image), SIZES_FULL) if state == Image.State.READY else None,
         "status_url": status_url(image),
     }
+
+
+def _by_day(tiles: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Tiles (newest first) grouped under the day they were uploaded, in the viewer's zone."""
+    today = timezone.localdate()
+    groups: list[tuple[str, list[dict]]] = []
+    last = None
+    for tile in tiles:
+        day = timezone.localdate(tile["image"].created_at)
+        if day != last:
+            if day == today:
+                label = "Today"
+            elif (today - day).days == 1:
+                label = "Yesterday"
+            else:
+                label = f"{day.day} {day:%B %Y}" if day.year != today.year else f"{day:%A} {day.day} {day:%B}"
+            groups.append((label, []))
+            last = day
+        groups[-1][1].append(tile)
+    return groups
 
 
 # --- pages and API ------------------------------------------------------------------------------
@@ -210,6 +234,7 @@ def gallery(request):
         {
             "page": page,
             "tiles": tiles,
+            "days": _by_day(tiles),
             "batch_id": batch_id,
             "any_pending": any(t["state"] not in Image.FINAL_STATES for t in tiles),
             "undo": request.session.pop(UNDO_SESSION_KEY, None),
@@ -409,6 +434,54 @@ def _grace_words() -> str:
             n = round(seconds / size)
             return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
     return f"{seconds} seconds"
+
+
+def _ids(request) -> list[int]:
+    ids = [parse_id(raw) for raw in request.POST.getlist("ids")[:GALLERY_PAGE_SIZE]]
+    return [i for i in dict.fromkeys(ids) if i is not None]
+
+
+@require_POST
+def delete_many(request):
+    """Delete the chosen pictures (``ids``, at most a page of them; others' ids are ignored)."""
+    images = [
+        i for i in (selectors.image_for_user(user=request.user, image_id=pk) for pk in _ids(request)) if i
+    ]
+    if not images:
+        if wants_json(request):
+            return JsonResponse({"error": "Choose the pictures to delete."}, status=400)
+        messages.error(request, "Choose the pictures to delete.")
+        return _see_other(reverse("media_app:gallery"))
+    for image in images:
+        services.image_delete(image=image)
+    if wants_json(request):
+        return JsonResponse({"deleted": [i.pk for i in images]})
+    request.session[UNDO_SESSION_KEY] = [{"id": i.pk, "title": i.title} for i in images]
+    return _see_other(reverse("media_app:gallery"))
+
+
+@require_POST
+def restore_many(request):
+    """Undo a delete of several pictures; 404 when none could be brought back."""
+    restored = []
+    try:
+        for pk in _ids(request):
+            if services.image_restore(user=request.user, image_id=pk):
+                restored.append(pk)
+    except quotas.QuotaExceeded as exc:
+        if wants_json(request):
+            return JsonResponse({"error": exc.message, "restored": restored}, status=413)
+        messages.error(request, exc.message)
+        return _see_other(reverse("media_app:gallery"))
+    if not restored:
+        raise Http404
+    if wants_json(request):
+        return JsonResponse({"restored": restored})
+    if len(restored) == 1:
+        messages.success(request, "Picture brought back.")
+        return _see_other(reverse("media_app:detail", args=restored))
+    messages.success(request, f"Brought back {len(restored)} pictures.")
+    return _see_other(reverse("media_app:gallery"))
 
 
 @require_POST

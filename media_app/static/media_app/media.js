@@ -184,6 +184,135 @@
     return { status: r.status, body: body };
   }
 
+  // --- gallery: the lightbox ----------------------------------------------------------------------
+  // A click on a ready tile opens its picture full screen (a modal <dialog>: focus stays inside,
+  // Esc closes and focus returns to the tile); arrows go to the previous and next ready tile, + and -
+  // zoom, 0 fits. Other tiles, and clicks with a modifier key, open the picture's page as before.
+  const lightbox = document.getElementById("lightbox");
+  if (lightbox && lightbox.showModal) {
+    const lbImg = document.getElementById("lightbox-img");
+    const lbStage = document.getElementById("lightbox-stage");
+    const lbTitle = document.getElementById("lightbox-title");
+    const lbPos = document.getElementById("lightbox-pos");
+    const lbOpen = document.getElementById("lightbox-open");
+    const tiles = () => Array.from(document.querySelectorAll("#gallery a.tile[data-full-src]"))
+      .filter((t) => !t.closest(".tile-box").hidden);
+    let current = null;
+    let zoom = 0;
+    function setZoom(level) {
+      zoom = Math.max(0, Math.min(3, level));
+      if (zoom === 0) {
+        lbStage.classList.remove("zoomed");
+        lbImg.style.width = "";
+      } else {
+        const fit = Math.min(lbStage.clientWidth / lbImg.naturalWidth, lbStage.clientHeight / lbImg.naturalHeight, 1);
+        lbStage.classList.add("zoomed");
+        lbImg.style.width = Math.round(lbImg.naturalWidth * fit * Math.pow(2, zoom)) + "px";
+      }
+      lightbox.dataset.zoom = String(zoom);
+    }
+    function show(tile) {
+      const list = tiles();
+      current = tile;
+      setZoom(0);
+      lbImg.srcset = tile.dataset.fullSrcset;
+      lbImg.src = tile.dataset.fullSrc;
+      lbImg.alt = tile.dataset.title;
+      lbTitle.textContent = tile.dataset.title;
+      lbPos.textContent = (list.indexOf(tile) + 1) + " of " + list.length;
+      lbOpen.href = tile.href;
+    }
+    function step(by) {
+      const list = tiles();
+      if (!current || list.length < 2) return;
+      show(list[(list.indexOf(current) + by + list.length) % list.length]);
+    }
+    document.getElementById("gallery").addEventListener("click", (e) => {
+      const tile = e.target.closest("a.tile[data-full-src]");
+      if (!tile || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || e.button !== 0) return;
+      e.preventDefault();
+      show(tile);
+      lightbox.showModal();
+    });
+    lightbox.addEventListener("close", () => {
+      lbImg.removeAttribute("src");
+      lbImg.removeAttribute("srcset");
+      if (current) current.focus();
+    });
+    lightbox.addEventListener("keydown", (e) => {
+      const actions = { ArrowLeft: () => step(-1), ArrowRight: () => step(1), "+": () => setZoom(zoom + 1),
+                        "=": () => setZoom(zoom + 1), "-": () => setZoom(zoom - 1), "0": () => setZoom(0) };
+      if (actions[e.key]) { e.preventDefault(); actions[e.key](); }
+    });
+    lightbox.querySelectorAll("[data-lb]").forEach((b) => b.addEventListener("click", () => {
+      ({ prev: () => step(-1), next: () => step(1), "zoom-in": () => setZoom(zoom + 1),
+         "zoom-out": () => setZoom(zoom - 1), close: () => lightbox.close() })[b.dataset.lb]();
+    }));
+  }
+
+  // --- gallery: select several, delete them, undo ------------------------------------------------
+  const bulk = document.getElementById("bulk-form");
+  const undoBar = document.getElementById("undo-bar");
+  if (bulk && undoBar) {
+    const count = document.getElementById("bulk-count");
+    const button = document.getElementById("bulk-delete");
+    const undoForm = document.getElementById("undo-form");
+    const undoText = document.getElementById("undo-text");
+    const hint = count.textContent;
+    const chosen = () => Array.from(document.querySelectorAll(".tile-select:checked"));
+    function update() {
+      const n = chosen().length;
+      button.disabled = n === 0;
+      count.textContent = n === 0 ? hint : (n === 1 ? "1 picture selected" : n + " pictures selected");
+    }
+    document.addEventListener("change", (e) => { if (e.target.classList.contains("tile-select")) update(); });
+    update();
+    bulk.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const boxes = chosen();
+      if (!boxes.length) return;
+      const body = new FormData(bulk); // the ticked boxes belong to it (form="bulk-form")
+      button.disabled = true;
+      let r;
+      try {
+        r = await fetch(bulk.action, { method: "POST", body: body, credentials: "same-origin", headers: { Accept: "application/json" } });
+      } catch (err) { count.textContent = "The connection was lost. Please try again."; update(); return; }
+      if (!r.ok) { count.textContent = "Could not delete (" + r.status + "). Please try again."; return; }
+      const deleted = (await r.json()).deleted;
+      undoForm.querySelectorAll("input[name=ids]").forEach((i) => i.remove());
+      boxes.forEach((b) => {
+        if (!deleted.includes(parseInt(b.value, 10))) return;
+        b.checked = false;
+        b.closest(".tile-box").hidden = true;
+        const keep = document.createElement("input");
+        keep.type = "hidden"; keep.name = "ids"; keep.value = b.value;
+        undoForm.append(keep);
+      });
+      const first = boxes[0].closest(".tile-box").querySelector("a.tile").dataset.title;
+      undoText.textContent = deleted.length === 1 ? "Deleted “" + first + "”." : "Deleted " + deleted.length + " pictures.";
+      undoBar.hidden = false;
+      undoBar.querySelector("button").focus();
+      update();
+    });
+    undoForm.addEventListener("submit", async (e) => {
+      const ids = Array.from(undoForm.querySelectorAll("input[name=ids]"), (i) => i.value);
+      // Only what this page hid can come back in place; a delete from another page reloads.
+      if (!ids.every((id) => document.querySelector(".tile-select[value='" + id + "']"))) return;
+      e.preventDefault();
+      let r;
+      try {
+        r = await fetch(undoForm.action, { method: "POST", body: new FormData(undoForm), credentials: "same-origin", headers: { Accept: "application/json" } });
+      } catch (err) { undoText.textContent = "The connection was lost. Please try again."; return; }
+      const answer = await r.json().catch(() => ({}));
+      if (!r.ok) { undoText.textContent = answer.error || "This can no longer be undone."; return; }
+      answer.restored.forEach((id) => {
+        const box = document.querySelector(".tile-select[value='" + id + "']");
+        if (box) box.closest(".tile-box").hidden = false;
+      });
+      undoBar.hidden = true;
+    });
+  }
+
   // --- detail: rename in place -------------------------------------------------------------------
   const renameForm = document.getElementById("rename-form");
   if (renameForm) {
