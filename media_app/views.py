@@ -228,6 +228,14 @@ def gallery(request):
             }
         )
     tiles = [_tile(i) for i in page.object_list]
+    batch = None
+    if batch_id is not None:
+        states = [i.current_state for i in images]
+        batch = {
+            "total": len(states),
+            "ready": states.count(Image.State.READY),
+            "failed": states.count(Image.State.FAILED) + states.count(Image.State.CANCELLED),
+        }
     return render(
         request,
         "media_app/gallery.html",
@@ -236,6 +244,7 @@ def gallery(request):
             "tiles": tiles,
             "days": _by_day(tiles),
             "batch_id": batch_id,
+            "batch": batch,
             "any_pending": any(t["state"] not in Image.FINAL_STATES for t in tiles),
             "undo": request.session.pop(UNDO_SESSION_KEY, None),
             "grace": _grace_words(),
@@ -317,6 +326,7 @@ def _limits() -> dict:
     return {
         "max_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
         "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+        "not_picture": imaging.MESSAGE_NOT_AN_IMAGE,
     }
 
 

@@ -76,6 +76,10 @@
   }
 
   // --- upload --------------------------------------------------------------------------------
+  // The files to send are this page's own list (picked, dropped or pasted; each can be removed),
+  // checked for type and size before anything is sent, sent in one request (one batch) whose
+  // progress is shared out per file in the order the body carries them. The input's own files
+  // follow the list, so the plain form would send the same.
   const form = document.getElementById("upload-form");
   if (form) {
     const input = form.querySelector("input[type=file]");
@@ -83,17 +87,49 @@
     const previews = document.getElementById("previews");
     const bar = document.getElementById("upload-progress");
     const errors = document.getElementById("upload-errors");
+    const submit = form.querySelector("button[type=submit]");
+    const cancel = document.getElementById("upload-cancel");
+    const summary = document.getElementById("upload-summary");
     const maxBytes = parseInt(form.dataset.maxBytes, 10);
+    const maxFiles = parseInt(form.dataset.maxFiles, 10);
     form.querySelector(".drop-hint").hidden = false;
+    zone.classList.add("clickable");
 
-    let pending = [];
-    function showPreviews() {
-      previews.replaceChildren();
-      // Made now, stored once the server has named the images (in the same order as the files).
-      pending = Array.from(input.files, (file) => smallPreview(file));
-      for (const file of input.files) {
+    let chosen = []; // {file, li, bar, note, preview}
+    let xhr = null;
+
+    function showErrors(list) {
+      errors.replaceChildren();
+      for (const text of list) {
         const li = document.createElement("li");
-        // Browsers cannot show HEIC or TIFF: those get a name only.
+        li.textContent = text;
+        errors.append(li);
+      }
+      errors.hidden = list.length === 0;
+    }
+
+    function isPicture(file) {
+      return /^image\//.test(file.type) || /\.(heic|heif|avif)$/i.test(file.name);
+    }
+
+    function syncInput() {
+      if (!window.DataTransfer) return;
+      const dt = new DataTransfer();
+      chosen.forEach((c) => dt.items.add(c.file));
+      input.files = dt.files;
+      const bytes = chosen.reduce((n, c) => n + c.file.size, 0);
+      summary.textContent = chosen.length ? (chosen.length === 1 ? "1 picture" : chosen.length + " pictures") + " · " + humanBytes(bytes) : "";
+      submit.disabled = chosen.length === 0 || xhr !== null;
+    }
+
+    function addFiles(files) {
+      const refused = [];
+      for (const file of files) {
+        if (!isPicture(file)) { refused.push(file.name + ": " + form.dataset.notPicture); continue; }
+        if (file.size === 0) { refused.push(file.name + ": the file is empty."); continue; }
+        if (file.size > maxBytes) { refused.push(file.name + ": this file is larger than the " + humanBytes(maxBytes) + " limit."); continue; }
+        if (chosen.length >= maxFiles) { refused.push(file.name + ": at most " + maxFiles + " pictures at once."); continue; }
+        const li = document.createElement("li");
         if (/^image\/(jpeg|png|webp|gif|avif|bmp)$/.test(file.type)) {
           const img = document.createElement("img");
           img.alt = "";
@@ -107,14 +143,40 @@
           li.append(box);
         }
         const label = document.createElement("div");
+        label.className = "name";
         label.textContent = file.name + " · " + humanBytes(file.size);
-        if (file.size > maxBytes) { label.className = "bad"; label.textContent += " — too large"; }
-        li.append(label);
+        const progress = document.createElement("progress");
+        progress.max = 100; progress.value = 0; progress.hidden = true;
+        progress.setAttribute("aria-label", "Upload of " + file.name);
+        const note = document.createElement("div");
+        note.className = "muted note";
+        const remove = document.createElement("button");
+        remove.type = "button"; remove.className = "secondary small remove";
+        remove.textContent = "Remove";
+        remove.setAttribute("aria-label", "Remove " + file.name);
+        const entry = { file: file, li: li, bar: progress, note: note, preview: smallPreview(file) };
+        remove.addEventListener("click", () => {
+          chosen = chosen.filter((c) => c !== entry);
+          li.remove();
+          syncInput();
+        });
+        li.append(label, progress, note, remove);
         previews.append(li);
+        chosen.push(entry);
       }
+      showErrors(refused);
+      syncInput();
     }
-    input.addEventListener("change", showPreviews);
 
+    input.addEventListener("change", () => {
+      const files = Array.from(input.files);
+      addFiles(files);
+    });
+    // The whole zone opens the picker (the label and the input already do by themselves).
+    zone.addEventListener("click", (e) => {
+      if (xhr || e.target === input || e.target.closest("label")) return;
+      input.click();
+    });
     ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (e) => {
       e.preventDefault(); zone.classList.add("dragging");
     }));
@@ -122,56 +184,94 @@
       e.preventDefault(); zone.classList.remove("dragging");
     }));
     zone.addEventListener("drop", (e) => {
-      if (e.dataTransfer && e.dataTransfer.files.length) {
-        input.files = e.dataTransfer.files;
-        showPreviews();
-      }
+      if (!xhr && e.dataTransfer && e.dataTransfer.files.length) addFiles(Array.from(e.dataTransfer.files));
+    });
+    document.addEventListener("paste", (e) => {
+      const files = Array.from((e.clipboardData && e.clipboardData.files) || []);
+      if (xhr || !files.length) return;
+      e.preventDefault();
+      addFiles(files.map((f, i) => f.name && f.name !== "image.png" ? f
+        : new File([f], "pasted-" + (i + 1) + "." + (f.type.split("/")[1] || "png"), { type: f.type })));
     });
 
-    function showErrors(list) {
-      errors.replaceChildren();
-      for (const text of list) {
-        const li = document.createElement("li");
-        li.textContent = text;
-        errors.append(li);
-      }
-      errors.hidden = list.length === 0;
+    function timeLeft(seconds) {
+      if (!isFinite(seconds)) return "";
+      if (seconds < 60) return Math.max(1, Math.round(seconds)) + " s left";
+      return Math.round(seconds / 60) + " min left";
     }
+
+    function finishSending() {
+      xhr = null;
+      cancel.hidden = true;
+      bar.hidden = true;
+      chosen.forEach((c) => { c.bar.hidden = true; c.note.textContent = ""; });
+      form.classList.remove("sending");
+      syncInput();
+    }
+
+    cancel.addEventListener("click", () => { if (xhr) xhr.abort(); });
 
     form.addEventListener("submit", (e) => {
       if (!window.FormData || !window.XMLHttpRequest) return; // the plain form still works
       e.preventDefault();
-      const xhr = new XMLHttpRequest();
+      if (xhr) return;
+      if (!chosen.length) { showErrors(["Choose a picture to upload."]); return; }
+      const body = new FormData();
+      body.append("csrfmiddlewaretoken", form.querySelector("input[name=csrfmiddlewaretoken]").value);
+      body.append("title", form.querySelector("input[name=title]").value);
+      chosen.forEach((c) => body.append("image", c.file, c.file.name));
+      const sending = chosen.slice();
+      const total = sending.reduce((n, c) => n + c.file.size, 0);
+      const started = Date.now();
+      xhr = new XMLHttpRequest();
       xhr.open("POST", form.action || window.location.href);
       xhr.setRequestHeader("Accept", "application/json");
+      form.classList.add("sending");
+      submit.disabled = true;
+      cancel.hidden = false;
+      bar.hidden = false; bar.value = 0;
+      sending.forEach((c) => { c.bar.hidden = false; c.bar.value = 0; });
       xhr.upload.onprogress = (ev) => {
-        if (ev.lengthComputable) { bar.hidden = false; bar.value = (100 * ev.loaded) / ev.total; }
+        if (!ev.lengthComputable) return;
+        bar.value = (100 * ev.loaded) / ev.total;
+        // The body is the files in order plus a little multipart framing: share it out by size.
+        let sent = ev.loaded * (total / ev.total);
+        const rate = ev.loaded / Math.max(0.001, (Date.now() - started) / 1000);
+        for (const c of sending) {
+          const mine = Math.max(0, Math.min(c.file.size, sent));
+          sent -= c.file.size;
+          const pct = c.file.size ? Math.round((100 * mine) / c.file.size) : 100;
+          c.bar.value = pct;
+          c.note.textContent = pct >= 100 ? "Sent" : pct + "% · " + humanBytes(mine) + " of " + humanBytes(c.file.size) +
+            (mine > 0 ? " · " + timeLeft((ev.total - ev.loaded) / rate) : "");
+        }
       };
       xhr.onload = async () => {
-        let body = {};
-        try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
-        if (xhr.status === 202) {
-          const made = await Promise.all(pending);
-          (body.images || []).forEach((item, i) => {
+        const status = xhr.status;
+        let answer = {};
+        try { answer = JSON.parse(xhr.responseText); } catch (err) { answer = {}; }
+        if (status === 202) {
+          const made = await Promise.all(sending.map((c) => c.preview));
+          (answer.images || []).forEach((item, i) => {
             if (!made[i]) return;
             // Best effort: a full sessionStorage only loses the preview.
             try { window.sessionStorage.setItem(PREVIEW_KEY + item.image_id, made[i]); } catch (e) { /* full */ }
           });
           // One picture: its own page; several: the batch's gallery.
-          const several = body.images && body.images.length > 1;
-          window.location.href = several ? form.dataset.galleryUrl + "?batch=" + body.batch_id
-                                         : form.dataset.detailUrl.replace("/0/", "/" + body.image_id + "/");
-        } else if (xhr.status === 400 && body.errors) {
-          bar.hidden = true;
-          showErrors(Object.values(body.errors).flat());
-        } else {
-          bar.hidden = true;
-          showErrors([body.error || "The upload failed (" + xhr.status + "). Please try again."]);
+          const several = answer.images && answer.images.length > 1;
+          window.location.href = several ? form.dataset.galleryUrl + "?batch=" + answer.batch_id
+                                         : form.dataset.detailUrl.replace("/0/", "/" + answer.image_id + "/");
+          return;
         }
+        finishSending();
+        if (status === 400 && answer.errors) showErrors(Object.values(answer.errors).flat());
+        else showErrors([answer.error || "The upload failed (" + status + "). Please try again."]);
       };
-      xhr.onerror = () => { bar.hidden = true; showErrors(["The connection was lost. Please try again."]); };
+      const lost = (message) => () => { finishSending(); showErrors([message]); };
+      xhr.onerror = lost("The connection was lost. Please try again.");
+      xhr.onabort = lost("Upload cancelled. Nothing was sent; your pictures are still listed.");
       showErrors([]);
-      xhr.send(new FormData(form));
+      xhr.send(body);
     });
   }
 
@@ -394,6 +494,18 @@
     });
   }
 
+  // The batch page's "7 of 18 ready", counted up as its tiles finish.
+  const batchCount = document.getElementById("batch-count");
+  const batchBar = document.getElementById("batch-progress");
+  function batchDone(state) {
+    if (!batchCount) return;
+    const d = batchCount.dataset;
+    if (state === "READY") d.ready = parseInt(d.ready, 10) + 1; else d.failed = parseInt(d.failed, 10) + 1;
+    const failed = parseInt(d.failed, 10);
+    batchCount.textContent = d.ready + " of " + d.total + " ready" + (failed ? "; " + failed + " could not be processed" : "");
+    if (batchBar) batchBar.value = parseInt(d.ready, 10) + failed;
+  }
+
   document.querySelectorAll("#gallery [data-status-url]").forEach((tile) => {
     if (!window.backroomPoll) return;
     window.backroomPoll(tile.dataset.statusUrl, async (job) => {
@@ -406,6 +518,7 @@
         const r = await fetch(tile.dataset.imageUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
         const image = await r.json();
         badge.textContent = image.state_label;
+        batchDone(image.state);
         badge.className = "state state-" + (IMAGE_CSS[image.state] || "FAILURE");
         let squares = image.renditions.filter((x) => x.name === "square");
         if (!squares.length) squares = image.renditions.filter((x) => x.name === "thumb");
