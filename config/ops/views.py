@@ -1,10 +1,14 @@
 from collections import Counter
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from config.core import times
 
 from . import charts, selectors, services
 
@@ -65,8 +69,45 @@ def dashboard(request):
             "emails_sent": sum(r.emails_sent for r in rows),
         },
         "reasons": reasons.most_common(10),
+        **_now(),
+    }
+    return render(request, "ops/dashboard.html", context)
+
+
+@require_GET
+@never_cache
+@staff_member_required
+def dashboard_now(request):
+    """The dashboard's live part as JSON (its script asks every few seconds)."""
+    return JsonResponse(_now())
+
+
+def _now() -> dict:
+    """The live part of the dashboard: the page draws it, and its script asks for it again."""
+    failures = [
+        {
+            "task_id": f["task_id"],
+            "kind": f["kind_name"],
+            "error": (f["error"] or "")[:160],
+            "when": times.relative(f["finished_at"]) or times.zoned(f["finished_at"])
+            if f["finished_at"]
+            else "",
+            "url": reverse("admin:core_job_change", args=[f["pk"]]),
+        }
+        for f in selectors.recent_failures()
+    ]
+    rates = [
+        {
+            **r,
+            "p50": times.duration_ms(r["p50_ms"]) if r["p50_ms"] is not None else "—",
+            "p95": times.duration_ms(r["p95_ms"]) if r["p95_ms"] is not None else "—",
+        }
+        for r in selectors.task_rates()
+    ]
+    return {
         "queues": selectors.queue_lengths(),
         "workers": selectors.workers_online(),
         "beat": selectors.beat_status(),
+        "failures": failures,
+        "rates": rates,
     }
-    return render(request, "ops/dashboard.html", context)

@@ -121,6 +121,7 @@ MATRIX: dict[str, Entry] = {
     "notifications:unsubscribe": Entry(PUBLIC, _unsubscribe),
     # ops
     "ops:dashboard": Entry(STAFF, "/ops/dashboard/"),
+    "ops:dashboard_now": Entry(STAFF, "/ops/dashboard/now/"),
 }
 
 
