@@ -107,6 +107,11 @@ def test_choose_check_remove_cancel_and_send(
         page.wait_for_selector("#batch-count:has-text('2 of 2 ready')", timeout=90_000)
         assert page.locator("#batch-progress").evaluate("p => p.value") == 2
         shots(page, f"batch-{viewport['width']}")
+        # Tiles that became ready on this page open in the lightbox too.
+        page.click("#gallery a.tile >> nth=0")
+        page.locator("#lightbox").wait_for(state="visible")
+        wait_for_js(page, "document.getElementById('lightbox-img').naturalWidth > 0", timeout=20_000)
+        assert page.locator("#lightbox-pos").inner_text() == "1 of 2"
     finally:
         context.close()
 

@@ -497,8 +497,9 @@
   // The batch page's "7 of 18 ready", counted up as its tiles finish.
   const batchCount = document.getElementById("batch-count");
   const batchBar = document.getElementById("batch-progress");
-  function batchDone(state) {
-    if (!batchCount) return;
+  function batchDone(tile, state) {
+    if (!batchCount || tile.dataset.counted) return;
+    tile.dataset.counted = "1";
     const d = batchCount.dataset;
     if (state === "READY") d.ready = parseInt(d.ready, 10) + 1; else d.failed = parseInt(d.failed, 10) + 1;
     const failed = parseInt(d.failed, 10);
@@ -518,7 +519,14 @@
         const r = await fetch(tile.dataset.imageUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
         const image = await r.json();
         badge.textContent = image.state_label;
-        batchDone(image.state);
+        batchDone(tile, image.state);
+        // Ready: the lightbox can show it too, from the same sizes the page would list.
+        const full = image.srcset && (image.srcset.JPEG || image.srcset.PNG);
+        if (image.state === "READY" && full) {
+          const medium = image.renditions.find((x) => x.name === "medium" && (x.format === "JPEG" || x.format === "PNG"));
+          tile.dataset.fullSrcset = full;
+          tile.dataset.fullSrc = medium ? medium.url : full.split(" ")[0];
+        }
         badge.className = "state state-" + (IMAGE_CSS[image.state] || "FAILURE");
         let squares = image.renditions.filter((x) => x.name === "square");
         if (!squares.length) squares = image.renditions.filter((x) => x.name === "thumb");
