@@ -26,6 +26,15 @@ def ready_image(user, testdata, settings, celery_worker, wait_job):
     return image
 
 
+def axe_problems(page) -> list[dict]:
+    """axe-core's serious or critical findings on the page as it is now (skipped without axe)."""
+    from tests.browser.test_pages import AXE, AXE_HINT, run_axe, serious
+
+    if not AXE.exists():
+        pytest.skip(AXE_HINT)
+    return serious(run_axe(page, AXE.read_text()))
+
+
 def log_in(page, user) -> None:
     page.goto("/accounts/login/")
     page.fill("input[name=username]", user.username)
@@ -96,6 +105,7 @@ def test_the_detail_page(browser, live_server, user, ready_image, viewport, shot
             timeout=20_000,
         )
         shots(page, f"detail-{viewport['width']}")
+        assert not axe_problems(page)
 
         # Delete looks destructive, asks nothing, and can be undone.
         delete = page.locator("button:has-text('Delete')")

@@ -38,6 +38,15 @@ def three_ready(user, testdata, settings, celery_worker, wait_job):
     return made
 
 
+def axe_problems(page) -> list[dict]:
+    """axe-core's serious or critical findings on the page as it is now (skipped without axe)."""
+    from tests.browser.test_pages import AXE, AXE_HINT, run_axe, serious
+
+    if not AXE.exists():
+        pytest.skip(AXE_HINT)
+    return serious(run_axe(page, AXE.read_text()))
+
+
 def log_in(page, user) -> None:
     page.goto("/accounts/login/")
     page.fill("input[name=username]", user.username)
@@ -72,7 +81,8 @@ def test_the_gallery(browser, live_server, user, three_ready, viewport, shots):
         # (naturalWidth is density-corrected: read the chosen candidate's width from its srcset.)
         sharp = page.locator("#gallery a.tile img").first.evaluate(
             """i => {
-              const all = [...i.parentElement.querySelectorAll('source'), i].flatMap(s => s.srcset.split(', '));
+              const all = [...i.parentElement.querySelectorAll('source'), i]
+                .flatMap(s => s.srcset.split(', '));
               const hit = all.find(c => new URL(c.split(' ')[0], location.href).href === i.currentSrc);
               return [parseInt(hit.split(' ')[1]), i.clientWidth];
             }"""
@@ -100,6 +110,7 @@ def test_the_gallery(browser, live_server, user, three_ready, viewport, shots):
         zoomed = page.locator("#lightbox-img").evaluate("i => i.getBoundingClientRect().width")
         assert zoomed > 1.5 * fitted, (fitted, zoomed)
         shots(page, f"lightbox-{viewport['width']}")
+        assert not axe_problems(page)
         page.keyboard.press("0")
         assert box.get_attribute("data-zoom") == "0"
         page.keyboard.press("Escape")
@@ -118,6 +129,7 @@ def test_the_gallery(browser, live_server, user, three_ready, viewport, shots):
         assert page.locator("#gallery a.tile:visible").count() == 1
         assert Image.objects.filter(owner=user, deleted_at__isnull=False).count() == 2
         shots(page, f"deleted-{viewport['width']}")
+        assert not axe_problems(page)
         page.click("#undo-bar button:has-text('Undo')")
         page.wait_for_selector("#undo-bar", state="hidden")
         assert page.locator("#gallery a.tile:visible").count() == 3

@@ -340,6 +340,8 @@
       if (current) current.focus();
     });
     lightbox.addEventListener("keydown", (e) => {
+      // Zoomed in, the arrows scroll the picture when it has the focus; otherwise they move on.
+      if (zoom > 0 && e.target === lbStage && e.key.startsWith("Arrow")) return;
       const actions = { ArrowLeft: () => step(-1), ArrowRight: () => step(1), "+": () => setZoom(zoom + 1),
                         "=": () => setZoom(zoom + 1), "-": () => setZoom(zoom - 1), "0": () => setZoom(0) };
       if (actions[e.key]) { e.preventDefault(); actions[e.key](); }
