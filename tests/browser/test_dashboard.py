@@ -68,6 +68,10 @@ def test_the_dashboard_is_live(browser, live_server, make_user, viewport, shots)
         tip = page.locator("#chart-tip")
         assert tip.is_visible() and tip.inner_text().endswith(": 12")
         shots(page, f"dashboard-{viewport['width']}")
+        from tests.browser.test_pages import AXE, run_axe, serious
+
+        if AXE.exists():
+            assert not serious(run_axe(page, AXE.read_text()))
 
         # Live: a new failure shows up on the next update, without a reload.
         job(4, state="FAILURE", ms=50, error="The connection to storage broke.", ago=timedelta(seconds=1))

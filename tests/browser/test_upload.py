@@ -26,6 +26,14 @@ PASTE = """async () => {
 }"""
 
 
+def axe_problems(page) -> list[dict]:
+    from tests.browser.test_pages import AXE, AXE_HINT, run_axe, serious
+
+    if not AXE.exists():
+        pytest.skip(AXE_HINT)
+    return serious(run_axe(page, AXE.read_text()))
+
+
 def log_in(page, user) -> None:
     page.goto("/accounts/login/")
     page.fill("input[name=username]", user.username)
@@ -77,6 +85,7 @@ def test_choose_check_remove_cancel_and_send(
         assert [n.split(" · ")[0] for n in listed(page)] == ["Landscape_1.jpg", "pasted-1.png"]
         assert page.evaluate("document.querySelector('input[type=file]').files.length") == 2
         shots(page, f"listed-{viewport['width']}")
+        assert not axe_problems(page)
 
         # Slow the network: each file shows its progress, the button is disabled, Cancel stops it.
         cdp = context.new_cdp_session(page)
