@@ -106,6 +106,9 @@ def test_the_detail_page(browser, live_server, user, ready_image, viewport, shot
         )
         shots(page, f"detail-{viewport['width']}")
         assert not axe_problems(page)
+        page.emulate_media(color_scheme="dark")
+        assert not axe_problems(page), "dark theme"
+        page.emulate_media(color_scheme="light")
 
         # Delete looks destructive, asks nothing, and can be undone.
         delete = page.locator("button:has-text('Delete')")

@@ -111,6 +111,9 @@ def test_the_gallery(browser, live_server, user, three_ready, viewport, shots):
         assert zoomed > 1.5 * fitted, (fitted, zoomed)
         shots(page, f"lightbox-{viewport['width']}")
         assert not axe_problems(page)
+        page.emulate_media(color_scheme="dark")
+        assert not axe_problems(page), "dark theme"
+        page.emulate_media(color_scheme="light")
         page.keyboard.press("0")
         assert box.get_attribute("data-zoom") == "0"
         page.keyboard.press("Escape")
