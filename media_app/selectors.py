@@ -37,6 +37,21 @@ def image_for_user(*, user: AbstractBaseUser, image_id: int) -> Image | None:
     )
 
 
+def deleted_image_for_user(*, user: AbstractBaseUser, image_id: int) -> Image | None:
+    """The owner's image deleted within the grace period: its old links say so and offer the undo."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(seconds=settings.MEDIA_DELETE_GRACE_SECONDS)
+    return (
+        Image.objects.filter(pk=image_id, owner_id=user.pk, deleted_at__gt=since)
+        .only("pk", "title", "deleted_at")
+        .first()
+    )
+
+
 def images_for_user(*, user: AbstractBaseUser, batch_id: int | None = None) -> QuerySet[Image]:
     images = live_images().filter(owner_id=user.pk).select_related("job").prefetch_related("renditions")
     if batch_id is not None:

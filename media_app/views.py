@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -335,7 +337,14 @@ def _limits() -> dict:
 def detail(request, pk: int):
     image = selectors.image_for_user(user=request.user, image_id=pk)
     if image is None:
-        raise Http404
+        gone = (
+            None if wants_json(request) else selectors.deleted_image_for_user(user=request.user, image_id=pk)
+        )
+        if gone is None:
+            raise Http404
+        # Still a 404 (the picture is gone for now), but one that says so and offers the undo.
+        until = gone.deleted_at + timedelta(seconds=settings.MEDIA_DELETE_GRACE_SECONDS)
+        return render(request, "media_app/deleted.html", {"image": gone, "until": until}, status=404)
     if wants_json(request):
         return JsonResponse(image_payload(image))
     return _detail_page(request, image, FocusForm(initial={"x": image.focal_x, "y": image.focal_y}))
