@@ -32,6 +32,9 @@ def test_times_read_in_the_viewers_zone(browser, live_server, user, viewport, sh
     image.original.save("x.png", ContentFile(b"x"), save=False)
     image.processing_ms = 412
     image.save()
+    from reports.models import Export
+
+    Export.objects.create(owner=user, kind="job_history", state="FAILURE", error="It broke.")
 
     context = browser.new_context(base_url=live_server.url, viewport=viewport, timezone_id="Asia/Tokyo")
     page = context.new_page()
@@ -55,6 +58,12 @@ def test_times_read_in_the_viewers_zone(browser, live_server, user, viewport, sh
                        window.backroomTimes.refresh(); }"""
         )
         assert moment.inner_text() == "10 minutes ago"
+
+        page.goto("/reports/")
+        asked = page.locator(".export-meta time")
+        assert asked.inner_text() == "just now"
+        assert asked.get_attribute("title").endswith("(Asia/Tokyo)")
+        assert page.locator("text=Times are in your time zone, Asia/Tokyo").count() == 1
 
         page.goto(f"/media/{image.pk}/")
         uploaded = page.locator(".media-when time")
