@@ -9,9 +9,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet, Sum
 
 from config.core.models import Job
+from config.core.words import state_word
 from config.ops.services import percentile
 
-from .models import Image, Rendition, UploadBatch
+from .models import AS_JOB_STATE, Image, Rendition, UploadBatch
+
+
+def image_state_word(state: str) -> str:
+    """The word people read for an image state ("READY" → "Ready"), as for a job."""
+    return state_word(AS_JOB_STATE.get(state, state))
 
 
 def live_images() -> QuerySet[Image]:

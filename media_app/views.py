@@ -24,20 +24,14 @@ from config.core.words import state_word
 
 from . import imaging, selectors, services
 from .forms import FocusForm, RenameForm, UploadForm
-from .models import Image, Rendition
+from .models import AS_JOB_STATE, Image, Rendition
 from .uploads import SizeLimitUploadHandler
 
 GALLERY_PAGE_SIZE = 48
 # Originals a browser can show as they are: the before/after comparison offers only these.
 BROWSER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "AVIF"}
-# Image states shown with the job-state colours of app.css.
-STATE_CSS = {
-    Image.State.PENDING: "QUEUED",
-    Image.State.PROCESSING: "PROGRESS",
-    Image.State.READY: "SUCCESS",
-    Image.State.FAILED: "FAILURE",
-    Image.State.CANCELLED: "CANCELLED",
-}
+# Image states shown with the job-state words and colours (app.css).
+STATE_CSS = AS_JOB_STATE
 
 
 def _see_other(url: str) -> HttpResponseRedirect:

@@ -62,7 +62,12 @@ def choice_summary(kind: str, columns: list, filters: dict) -> dict:
     parts = []
     for name, value in (filters or {}).items():
         label = selectors.FILTER_LABELS.get(name, name).lower()
-        parts.append(f"{label} {value if isinstance(value, str) else ', '.join(value)}")
+        words = (
+            value
+            if isinstance(value, str)
+            else ", ".join(selectors.filter_word(kind, name, v) for v in value)
+        )
+        parts.append(f"{label} {words}")
     return {"columns": ", ".join(shown) or "all columns", "filters": "; ".join(parts)}
 
 

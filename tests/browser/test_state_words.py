@@ -71,6 +71,11 @@ def test_every_page_says_the_same_five_words(browser, live_server, user, viewpor
         exports = page.locator(".export [data-role=state]").all_inner_texts()
         assert set(exports) == {"Queued", "Running", "Ready", "Failed", "Expired", "Cancelled"}, exports
         shots(page, "reports-words")
+        # The export form's state filters use the words too (the values sent stay the codes).
+        page.click("summary:has-text('Columns and filters')")
+        options = page.locator("fieldset[data-kind=media_inventory] .option").all_inner_texts()
+        assert {"Queued", "Running", "Ready", "Failed"} <= {o.strip() for o in options}, options
+        assert not {"READY", "SUCCESS", "PENDING", "FAILURE"} & {o.strip() for o in options}
         # The export page's JSON carries the same word the page shows.
         first = page.locator(".export").first
         body = page.evaluate(
