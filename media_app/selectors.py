@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
 
 from config.core.models import Job
 from config.core.words import state_word
@@ -45,11 +47,6 @@ def image_for_user(*, user: AbstractBaseUser, image_id: int) -> Image | None:
 
 def deleted_image_for_user(*, user: AbstractBaseUser, image_id: int) -> Image | None:
     """The owner's image deleted within the grace period: its old links say so and offer the undo."""
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.utils import timezone
-
     since = timezone.now() - timedelta(seconds=settings.MEDIA_DELETE_GRACE_SECONDS)
     return (
         Image.objects.filter(pk=image_id, owner_id=user.pk, deleted_at__gt=since)

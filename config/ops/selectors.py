@@ -10,12 +10,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from config.core.health import BEAT_HEARTBEAT_KEY, BEAT_STALE_AFTER
+from config.core.models import Job
+from config.core.words import kind_name
 
 from . import locks
 from .beat import LEASE_KEY
 from .models import DailyStatistics
+from .services import percentile
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +108,6 @@ RATES_SAMPLE = 20_000
 
 def recent_failures(*, limit: int = 10) -> list[dict[str, Any]]:
     """The last jobs that failed: what an operator opens first in the Jobs admin."""
-    from config.core.models import Job
-    from config.core.words import kind_name
-
     rows = (
         Job.objects.filter(state=Job.State.FAILURE)
         .order_by("-finished_at", "-pk")
@@ -118,12 +119,6 @@ def recent_failures(*, limit: int = 10) -> list[dict[str, Any]]:
 def task_rates(*, now=None) -> list[dict[str, Any]]:
     """Per task over the last hour, as Flower shows them: jobs finished per minute, how many failed,
     and their run times (median and 95th percentile, started to finished)."""
-    from django.utils import timezone
-
-    from config.core.models import Job
-
-    from .services import percentile
-
     now = now or timezone.now()
     finished = (
         Job.objects.filter(finished_at__gte=now - RATES_WINDOW, finished_at__lte=now)
