@@ -113,6 +113,21 @@ def _shown(name: str) -> str:
     return clean_filename(name)[:80] or "A file"
 
 
+class RenameForm(forms.Form):
+    title = forms.CharField(
+        label="Title",
+        max_length=TITLE_MAX,
+        error_messages={"required": "Give the picture a title."},
+    )
+
+    def clean_title(self) -> str:
+        title = "".join(c for c in self.cleaned_data["title"] if unicodedata.category(c)[0] != "C")
+        title = re.sub(r"\s+", " ", title).strip()
+        if not title:
+            raise forms.ValidationError("Give the picture a title.", code="required")
+        return title
+
+
 class FocusForm(forms.Form):
     """The focal point, as fractions of the upright width (x) and height (y), 0 at the top left."""
 

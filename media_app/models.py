@@ -129,6 +129,17 @@ class Image(models.Model):
         return round(100 * (1 - self.bytes_out / self.bytes_in), 1)
 
 
+# Each image state as the job state it reads like: pages, JSON and exports then share one set of
+# words and colours (config.core.words, app.css's .state-*).
+AS_JOB_STATE = {
+    Image.State.PENDING: Job.State.QUEUED,
+    Image.State.PROCESSING: Job.State.PROGRESS,
+    Image.State.READY: Job.State.SUCCESS,
+    Image.State.FAILED: Job.State.FAILURE,
+    Image.State.CANCELLED: Job.State.CANCELLED,
+}
+
+
 class Rendition(models.Model):
     class Name(models.TextChoices):
         LARGE = "large"

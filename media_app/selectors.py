@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
 
 from config.core.models import Job
+from config.core.words import state_word
 from config.ops.services import percentile
 
-from .models import Image, Rendition, UploadBatch
+from .models import AS_JOB_STATE, Image, Rendition, UploadBatch
+
+
+def image_state_word(state: str) -> str:
+    """The word people read for an image state ("READY" → "Ready"), as for a job."""
+    return state_word(AS_JOB_STATE.get(state, state))
 
 
 def live_images() -> QuerySet[Image]:
@@ -33,6 +41,16 @@ def image_for_user(*, user: AbstractBaseUser, image_id: int) -> Image | None:
         .select_related("job")
         .prefetch_related("renditions")
         .filter(pk=image_id, owner_id=user.pk)
+        .first()
+    )
+
+
+def deleted_image_for_user(*, user: AbstractBaseUser, image_id: int) -> Image | None:
+    """The owner's image deleted within the grace period: its old links say so and offer the undo."""
+    since = timezone.now() - timedelta(seconds=settings.MEDIA_DELETE_GRACE_SECONDS)
+    return (
+        Image.objects.filter(pk=image_id, owner_id=user.pk, deleted_at__gt=since)
+        .only("pk", "title", "deleted_at")
         .first()
     )
 

@@ -458,6 +458,15 @@ def image_set_focus(*, image: Image, x: float, y: float) -> Job | None:
         return _square_job(current)
 
 
+def image_rename(*, image: Image, title: str) -> bool:
+    """Give an image a new title (already cleaned by the form). False when it did not change."""
+    changed = (
+        Image.objects.filter(pk=image.pk, deleted_at__isnull=True).exclude(title=title).update(title=title)
+    )
+    image.title = title
+    return bool(changed)
+
+
 def _square_job(image: Image) -> Job:
     return job_create(
         owner=image.owner,

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -17,21 +21,18 @@ from config.core.errors import HumanError
 from config.core.humanize import percent
 from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
+from config.core.words import state_word
 
 from . import imaging, selectors, services
-from .forms import FocusForm, UploadForm
-from .models import Image, Rendition
+from .forms import FocusForm, RenameForm, UploadForm
+from .models import AS_JOB_STATE, Image, Rendition
 from .uploads import SizeLimitUploadHandler
 
 GALLERY_PAGE_SIZE = 48
-# Image states shown with the job-state colours of app.css.
-STATE_CSS = {
-    Image.State.PENDING: "QUEUED",
-    Image.State.PROCESSING: "PROGRESS",
-    Image.State.READY: "SUCCESS",
-    Image.State.FAILED: "FAILURE",
-    Image.State.CANCELLED: "CANCELLED",
-}
+# Originals a browser can show as they are: the before/after comparison offers only these.
+BROWSER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "AVIF"}
+# Image states shown with the job-state words and colours (app.css).
+STATE_CSS = AS_JOB_STATE
 
 
 def _see_other(url: str) -> HttpResponseRedirect:
@@ -59,6 +60,7 @@ SOURCE_TYPES = (("AVIF", "image/avif"), ("WEBP", "image/webp"))
 SIZES_LARGE = "(max-width: 600px) calc(100vw - 66px), (max-width: 1100px) calc(100vw - 82px), 1018px"
 SIZES_TILE = "(max-width: 600px) calc(50vw - 20px), 260px"
 SIZES_LISTED = "160px"
+SIZES_FULL = "100vw"
 
 
 def _srcset(renditions: list[Rendition], image_id: int) -> str:
@@ -91,6 +93,28 @@ def _picture(image: Image, renditions: list[Rendition], sizes: str) -> dict | No
     }
 
 
+def _snippet(request, image: Image, rows: list[Rendition]) -> tuple[str, str]:
+    """For one size: the absolute link of its fallback file, and a <picture> to paste into a page."""
+    by_format = {r.format: r for r in rows}
+    fallback = by_format.get(Rendition.Format.JPEG) or by_format.get(Rendition.Format.PNG) or rows[0]
+
+    def absolute(r: Rendition) -> str:
+        return request.build_absolute_uri(rendition_url(image.pk, r.name, r.format, r.pk))
+
+    lines = ["<picture>"]
+    lines += [
+        f'  <source type="{mime}" srcset="{escape(absolute(by_format[fmt]))}">'
+        for fmt, mime in SOURCE_TYPES
+        if fmt in by_format
+    ]
+    lines.append(
+        f'  <img src="{escape(absolute(fallback))}" width="{fallback.width}" height="{fallback.height}" '
+        f'alt="{escape(image.title)}">'
+    )
+    lines.append("</picture>")
+    return absolute(fallback), "\n".join(lines)
+
+
 def _ladder(image: Image) -> list[Rendition]:
     return [r for r in image.renditions.all() if r.name != Rendition.Name.SQUARE]
 
@@ -106,6 +130,7 @@ def image_payload(image: Image) -> dict:
         "id": image.pk,
         "title": image.title,
         "state": image.current_state,
+        "state_label": state_word(STATE_CSS[image.current_state]),
         "original": {
             "url": reverse("media_app:original", args=[image.pk]),
             "width": image.original_width,
@@ -150,8 +175,30 @@ def _tile(image: Image) -> dict:
         "state": state,
         "state_css": STATE_CSS[state],
         "thumb": _picture(image, square, SIZES_TILE),
+        # What the gallery's lightbox shows: the resized ladder, fitted to the screen.
+        "full": _picture(image, _ladder(image), SIZES_FULL) if state == Image.State.READY else None,
         "status_url": status_url(image),
     }
+
+
+def _by_day(tiles: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Tiles (newest first) grouped under the day they were uploaded, in the viewer's zone."""
+    today = timezone.localdate()
+    groups: list[tuple[str, list[dict]]] = []
+    last = None
+    for tile in tiles:
+        day = timezone.localdate(tile["image"].created_at)
+        if day != last:
+            if day == today:
+                label = "Today"
+            elif (today - day).days == 1:
+                label = "Yesterday"
+            else:
+                label = f"{day.day} {day:%B %Y}" if day.year != today.year else f"{day:%A} {day.day} {day:%B}"
+            groups.append((label, []))
+            last = day
+        groups[-1][1].append(tile)
+    return groups
 
 
 # --- pages and API ------------------------------------------------------------------------------
@@ -178,14 +225,26 @@ def gallery(request):
             }
         )
     tiles = [_tile(i) for i in page.object_list]
+    batch = None
+    if batch_id is not None:
+        states = [i.current_state for i in images]
+        batch = {
+            "total": len(states),
+            "ready": states.count(Image.State.READY),
+            "failed": states.count(Image.State.FAILED) + states.count(Image.State.CANCELLED),
+        }
     return render(
         request,
         "media_app/gallery.html",
         {
             "page": page,
             "tiles": tiles,
+            "days": _by_day(tiles),
             "batch_id": batch_id,
+            "batch": batch,
             "any_pending": any(t["state"] not in Image.FINAL_STATES for t in tiles),
+            "undo": request.session.pop(UNDO_SESSION_KEY, None),
+            "grace": _grace_words(),
         },
     )
 
@@ -264,6 +323,7 @@ def _limits() -> dict:
     return {
         "max_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
         "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+        "not_picture": imaging.MESSAGE_NOT_AN_IMAGE,
     }
 
 
@@ -272,13 +332,22 @@ def _limits() -> dict:
 def detail(request, pk: int):
     image = selectors.image_for_user(user=request.user, image_id=pk)
     if image is None:
-        raise Http404
+        gone = (
+            None if wants_json(request) else selectors.deleted_image_for_user(user=request.user, image_id=pk)
+        )
+        if gone is None:
+            raise Http404
+        # Still a 404 (the picture is gone for now), but one that says so and offers the undo.
+        until = gone.deleted_at + timedelta(seconds=settings.MEDIA_DELETE_GRACE_SECONDS)
+        return render(request, "media_app/deleted.html", {"image": gone, "until": until}, status=404)
     if wants_json(request):
         return JsonResponse(image_payload(image))
     return _detail_page(request, image, FocusForm(initial={"x": image.focal_x, "y": image.focal_y}))
 
 
-def _detail_page(request, image: Image, focus_form: FocusForm, status: int = 200):
+def _detail_page(
+    request, image: Image, focus_form: FocusForm, status: int = 200, rename_form: RenameForm | None = None
+):
     state = image.current_state
     job = image.job
     listed = []
@@ -287,7 +356,12 @@ def _detail_page(request, image: Image, focus_form: FocusForm, status: int = 200
         if rows:
             formats = sorted(rows, key=lambda r: r.format)
             links = [(r.format, rendition_url(image.pk, r.name, r.format, r.pk), r.bytes) for r in formats]
-            listed.append((name, _picture(image, rows, SIZES_LISTED), links))
+            pic = _picture(image, rows, SIZES_LISTED)
+            link, snippet = _snippet(request, image, rows)
+            alt = f"{image.title}, {name} size ({pic['width']}×{pic['height']})"
+            listed.append(
+                {"name": name, "pic": pic, "links": links, "link": link, "snippet": snippet, "alt": alt}
+            )
     return render(
         request,
         "media_app/detail.html",
@@ -302,6 +376,10 @@ def _detail_page(request, image: Image, focus_form: FocusForm, status: int = 200
             "large": _picture(image, _ladder(image), SIZES_LARGE),
             "square": _picture(image, _named(image, Rendition.Name.SQUARE), SIZES_LISTED),
             "focus_form": focus_form,
+            "rename_form": rename_form or RenameForm(initial={"title": image.title}),
+            "before_url": reverse("media_app:original", args=[image.pk])
+            if image.original_format in BROWSER_FORMATS
+            else None,
             "focal_percent": (round(image.focal_x * 100, 1), round(image.focal_y * 100, 1)),
         },
         status=status,
@@ -341,6 +419,10 @@ def focus(request, pk: int):
     return _see_other(reverse("media_app:detail", args=[pk]))
 
 
+# The pictures just deleted from a page without JavaScript: the next gallery page offers their undo.
+UNDO_SESSION_KEY = "media_undo"
+
+
 @require_POST
 def delete(request, pk: int):
     image = selectors.image_for_user(user=request.user, image_id=pk)
@@ -349,8 +431,104 @@ def delete(request, pk: int):
     services.image_delete(image=image)
     if wants_json(request):
         return HttpResponse(status=204)
-    messages.success(request, "Picture deleted.")
+    request.session[UNDO_SESSION_KEY] = [{"id": image.pk, "title": image.title}]
     return _see_other(reverse("media_app:gallery"))
+
+
+def _grace_words() -> str:
+    seconds = settings.MEDIA_DELETE_GRACE_SECONDS
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+    return f"{seconds} seconds"
+
+
+def _ids(request) -> list[int]:
+    ids = [parse_id(raw) for raw in request.POST.getlist("ids")[:GALLERY_PAGE_SIZE]]
+    return [i for i in dict.fromkeys(ids) if i is not None]
+
+
+@require_POST
+def delete_many(request):
+    """Delete the chosen pictures (``ids``, at most a page of them; others' ids are ignored)."""
+    images = [
+        i for i in (selectors.image_for_user(user=request.user, image_id=pk) for pk in _ids(request)) if i
+    ]
+    if not images:
+        if wants_json(request):
+            return JsonResponse({"error": "Choose the pictures to delete."}, status=400)
+        messages.error(request, "Choose the pictures to delete.")
+        return _see_other(reverse("media_app:gallery"))
+    for image in images:
+        services.image_delete(image=image)
+    if wants_json(request):
+        return JsonResponse({"deleted": [i.pk for i in images]})
+    request.session[UNDO_SESSION_KEY] = [{"id": i.pk, "title": i.title} for i in images]
+    return _see_other(reverse("media_app:gallery"))
+
+
+@require_POST
+def restore_many(request):
+    """Undo a delete of several pictures; 404 when none could be brought back."""
+    restored = []
+    try:
+        for pk in _ids(request):
+            if services.image_restore(user=request.user, image_id=pk):
+                restored.append(pk)
+    except quotas.QuotaExceeded as exc:
+        if wants_json(request):
+            return JsonResponse({"error": exc.message, "restored": restored}, status=413)
+        messages.error(request, exc.message)
+        return _see_other(reverse("media_app:gallery"))
+    if not restored:
+        raise Http404
+    if wants_json(request):
+        return JsonResponse({"restored": restored})
+    if len(restored) == 1:
+        messages.success(request, "Picture brought back.")
+        return _see_other(reverse("media_app:detail", args=restored))
+    messages.success(request, f"Brought back {len(restored)} pictures.")
+    return _see_other(reverse("media_app:gallery"))
+
+
+@require_POST
+def restore(request, pk: int):
+    """Undo a delete while the grace period lasts (docs/deletion.md); 404 when there is nothing to
+    bring back, 413 when its bytes no longer fit the owner's storage."""
+    try:
+        restored = services.image_restore(user=request.user, image_id=pk)
+    except quotas.QuotaExceeded as exc:
+        if wants_json(request):
+            return JsonResponse({"error": exc.message}, status=413)
+        messages.error(request, exc.message)
+        return _see_other(reverse("media_app:gallery"))
+    if not restored:
+        raise Http404
+    if wants_json(request):
+        return JsonResponse({"id": pk, "restored": True})
+    messages.success(request, "Picture brought back.")
+    return _see_other(reverse("media_app:detail", args=[pk]))
+
+
+@require_POST
+def rename(request, pk: int):
+    image = selectors.image_for_user(user=request.user, image_id=pk)
+    if image is None:
+        raise Http404
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        if wants_json(request):
+            errors = {f: [e["message"] for e in errs] for f, errs in form.errors.get_json_data().items()}
+            return JsonResponse({"errors": errors}, status=400)
+        return _detail_page(
+            request, image, FocusForm(initial={"x": image.focal_x, "y": image.focal_y}), 400, form
+        )
+    services.image_rename(image=image, title=form.cleaned_data["title"])
+    if wants_json(request):
+        return JsonResponse({"id": image.pk, "title": image.title})
+    messages.success(request, "Renamed.")
+    return _see_other(reverse("media_app:detail", args=[pk]))
 
 
 # --- files --------------------------------------------------------------------------------------

@@ -45,10 +45,13 @@ def guard_text(value: str) -> str:
 
 
 def format_duration(value: timedelta) -> str:
-    total = int(value.total_seconds())
-    sign = "-" if total < 0 else ""
-    hours, rest = divmod(abs(total), 3600)
-    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    """H:MM:SS, with milliseconds when there are any ("0:00:00.412", not a bare 0:00:00)."""
+    ms = round(value.total_seconds() * 1000)
+    sign = "-" if ms < 0 else ""
+    total, frac = divmod(abs(ms), 1000)
+    hours, rest = divmod(total, 3600)
+    text = f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{text}.{frac:03d}" if frac else text
 
 
 def write_csv(

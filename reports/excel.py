@@ -44,6 +44,10 @@ class Kind:
     DURATION = "duration"  # a timedelta; openpyxl formats it [hh]:mm:ss
 
 
+# Excel's duration with milliseconds ("0:00:00.412"); openpyxl's default stops at the second.
+DURATION_MS = "[h]:mm:ss.000"
+
+
 @dataclass(frozen=True)
 class Column:
     title: str

@@ -161,7 +161,14 @@ class ChoiceForm(forms.Form):
                     {
                         "name": name,
                         "label": layouts.FILTER_LABELS[name],
-                        "options": [{"value": v, "checked": v in picked} for v in allowed],
+                        "options": [
+                            {
+                                "value": v,
+                                "label": selectors.filter_word(kind, name, v),
+                                "checked": v in picked,
+                            }
+                            for v in allowed
+                        ],
                     }
                 )
             groups.append(

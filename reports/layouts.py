@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from config.core.models import Job
 
-from .excel import Column, Kind
+from .excel import DURATION_MS, Column, Kind
 from .models import Export
 
 # The filters a kind may have, besides its date range (every kind has that).
@@ -62,7 +62,8 @@ JOB_HISTORY = Report(
         Column("Queued", Kind.DATETIME, 20, key="queued"),
         Column("Started", Kind.DATETIME, 20, key="started"),
         Column("Finished", Kind.DATETIME, 20, key="finished"),
-        Column("Duration", Kind.DURATION, 11, key="duration"),
+        # Most jobs take under a second: milliseconds, or the sheet would show 00:00:00.
+        Column("Duration", Kind.DURATION, 13, key="duration", number_format=DURATION_MS),
         Column("Error", Kind.TEXT, 50, key="error"),
     ),
     {STATE: JOB_STATES, OWNER: None},

@@ -18,6 +18,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from config.core.models import Job
+from config.core.words import kind_name, state_word
 from config.ops import selectors as ops_selectors
 from media_app import selectors as media_selectors
 
@@ -82,6 +83,21 @@ def daily_figures(start: datetime, end: datetime) -> dict[str, int]:
     return {"exports": Export._base_manager.filter(created_at__gte=start, created_at__lt=end).count()}
 
 
+def filter_word(kind: str, name: str, value: str) -> str:
+    """A filter's value as people read it: a state in the pages' words ("READY" → "Ready")."""
+    if name != STATE:
+        return value
+    if kind == Export.Kind.MEDIA_INVENTORY:
+        return media_selectors.image_state_word(value)
+    word = state_word(value)
+    # Three job states read "Running": the filter still tells them apart.
+    return (
+        f"{word} ({value.lower()})"
+        if value in (Job.State.STARTED, Job.State.PROGRESS, Job.State.RETRY)
+        else word
+    )
+
+
 def _bounds(date_from: date | None, date_to: date | None) -> dict:
     """Datetime bounds for a created_at field: whole local days, date_to included."""
     tz = timezone.get_current_timezone()
@@ -130,7 +146,17 @@ def _media_inventory_rows(queryset: QuerySet) -> Iterator[tuple]:
         chunk_size=CHUNK_SIZE
     ):
         saving = round(100 * (1 - bytes_out / bytes_in), 1) if bytes_in and bytes_out is not None else None
-        yield (title, fmt, width, height, bytes_in, bytes_out, saving, state, created_at)
+        yield (
+            title,
+            fmt,
+            width,
+            height,
+            bytes_in,
+            bytes_out,
+            saving,
+            media_selectors.image_state_word(state),
+            created_at,
+        )
 
 
 def _job_history(export: Export) -> QuerySet:
@@ -150,7 +176,8 @@ def _job_history(export: Export) -> QuerySet:
 def _job_history_rows(queryset: QuerySet) -> Iterator[tuple]:
     for kind, state, queued, started, finished, error in queryset.iterator(chunk_size=CHUNK_SIZE):
         duration = finished - started if started and finished else None
-        yield (kind, state, queued, started, finished, duration, error)
+        # The words of the pages (issue 22, point 7): "Picture compression", "Ready".
+        yield (kind_name(kind), state_word(state), queued, started, finished, duration, error)
 
 
 def _daily_statistics(export: Export) -> QuerySet:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.core.humanize import human_duration, percent
 from config.core.negotiation import wants_json
 from config.core.serving import private_file_response
+from config.core.words import state_word
 
 from . import layouts, selectors, services
 from .forms import ExportRequestForm, ScheduleForm
@@ -62,7 +63,12 @@ def choice_summary(kind: str, columns: list, filters: dict) -> dict:
     parts = []
     for name, value in (filters or {}).items():
         label = layouts.FILTER_LABELS.get(name, name).lower()
-        parts.append(f"{label} {value if isinstance(value, str) else ', '.join(value)}")
+        words = (
+            value
+            if isinstance(value, str)
+            else ", ".join(selectors.filter_word(kind, name, v) for v in value)
+        )
+        parts.append(f"{label} {words}")
     return {"columns": ", ".join(shown) or "all columns", "filters": "; ".join(parts)}
 
 
@@ -158,6 +164,7 @@ def export_payload(export: Export) -> dict:
         "id": export.pk,
         "kind": export.kind,
         "state": state,
+        "state_label": state_word(state),
         "rows": export.rows,
         "bytes": export.bytes,
         "download_url": services.export_download_url(export=export) if ready else None,

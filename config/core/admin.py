@@ -5,6 +5,7 @@ from django.utils.html import format_html
 
 from . import errors, services, words
 from .audit import audited
+from .humanize import duration_ms
 from .models import Job
 
 admin.site.site_header = f"{settings.SITE_NAME} administration"
@@ -83,13 +84,7 @@ class JobAdmin(admin.ModelAdmin):
             return "—"
         if not job.finished_at:
             return "running"
-        seconds = (job.finished_at - job.started_at).total_seconds()
-        if seconds < 1:
-            return f"{seconds * 1000:.0f} ms"
-        if seconds < 120:
-            return f"{seconds:.1f} s"
-        minutes, secs = divmod(int(seconds), 60)
-        return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+        return duration_ms((job.finished_at - job.started_at).total_seconds() * 1000)
 
     @admin.display(description="error")
     def error_excerpt(self, job: Job) -> str:

@@ -35,3 +35,16 @@ def human_duration(seconds: int) -> str:
     if seconds % 3600 == 0:
         return plural(seconds // 3600, "hour")
     return plural(max(1, seconds // 60), "minute")
+
+
+def duration_ms(ms: float | None) -> str:
+    """A duration people read: "412 ms" under a second, then "1.4 s", "2 min 5 s", "1 h 3 min"."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

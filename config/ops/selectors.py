@@ -10,13 +10,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from config.celery_app import app
 from config.core.health import BEAT_HEARTBEAT_KEY, BEAT_STALE_AFTER
+from config.core.models import Job
+from config.core.words import kind_name
 
 from . import locks
 from .beat import LEASE_KEY
 from .models import DailyStatistics
+from .services import percentile
 
 logger = logging.getLogger(__name__)
 
@@ -90,3 +94,51 @@ def beat_status() -> dict[str, Any]:
         return {"last_tick_age": None, "leader": None, "ok": False}
     age = None if last is None else max(0, int(time.time() - float(last)))
     return {"last_tick_age": age, "leader": leader, "ok": age is not None and age <= BEAT_STALE_AFTER}
+
+
+# --- the dashboard's live part ---------------------------------------------------------------------
+
+RATES_WINDOW = timedelta(hours=1)
+# A busy hour is sampled, not read whole: the newest jobs are what the rates are about.
+RATES_SAMPLE = 20_000
+
+
+def recent_failures(*, limit: int = 10) -> list[dict[str, Any]]:
+    """The last jobs that failed: what an operator opens first in the Jobs admin."""
+    rows = (
+        Job.objects.filter(state=Job.State.FAILURE)
+        .order_by("-finished_at", "-pk")
+        .values("pk", "task_id", "kind", "error", "finished_at")[:limit]
+    )
+    return [{**row, "kind_name": kind_name(row["kind"])} for row in rows]
+
+
+def task_rates(*, now=None) -> list[dict[str, Any]]:
+    """Per task over the last hour, as Flower shows them: jobs finished per minute, how many failed,
+    and their run times (median and 95th percentile, started to finished)."""
+    now = now or timezone.now()
+    finished = (
+        Job.objects.filter(finished_at__gte=now - RATES_WINDOW, finished_at__lte=now)
+        .order_by("-finished_at")
+        .values_list("task_name", "state", "started_at", "finished_at")[:RATES_SAMPLE]
+    )
+    by_task: dict[str, dict[str, Any]] = {}
+    for name, state, started, ended in finished:
+        row = by_task.setdefault(name, {"task": name, "finished": 0, "failed": 0, "ms": []})
+        row["finished"] += 1
+        row["failed"] += state == Job.State.FAILURE
+        if started and ended:
+            row["ms"].append(int((ended - started).total_seconds() * 1000))
+    minutes = RATES_WINDOW.total_seconds() / 60
+    out = []
+    for row in sorted(by_task.values(), key=lambda r: -r["finished"]):
+        times = row.pop("ms")
+        out.append(
+            {
+                **row,
+                "per_minute": round(row["finished"] / minutes, 2),
+                "p50_ms": percentile(times, 50),
+                "p95_ms": percentile(times, 95),
+            }
+        )
+    return out

@@ -2,11 +2,14 @@ from collections import Counter
 from functools import partial
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.core import humanize, times
 from config.core.humanize import human_bytes
 
 from . import charts, selectors, services
@@ -29,9 +32,7 @@ def dashboard(request):
         "latest": rows[-1] if rows else None,
         "totals": _totals(rows),
         "reasons": _failure_reasons(rows).most_common(10),
-        "queues": selectors.queue_lengths(),
-        "workers": selectors.workers_online(),
-        "beat": selectors.beat_status(),
+        **_now(),
     }
     return render(request, "ops/dashboard.html", context)
 
@@ -87,3 +88,42 @@ def _failure_reasons(rows) -> Counter:
     for row in rows:
         reasons.update(row.failures_by_reason or {})
     return reasons
+
+
+@require_GET
+@never_cache
+@staff_member_required
+def dashboard_now(request):
+    """The dashboard's live part as JSON (its script asks every few seconds)."""
+    return JsonResponse(_now())
+
+
+def _now() -> dict:
+    """The live part of the dashboard: the page draws it, and its script asks for it again."""
+    failures = [
+        {
+            "task_id": f["task_id"],
+            "kind": f["kind_name"],
+            "error": (f["error"] or "")[:160],
+            "when": times.relative(f["finished_at"]) or times.zoned(f["finished_at"])
+            if f["finished_at"]
+            else "",
+            "url": reverse("admin:core_job_change", args=[f["pk"]]),
+        }
+        for f in selectors.recent_failures()
+    ]
+    rates = [
+        {
+            **r,
+            "p50": humanize.duration_ms(r["p50_ms"]) if r["p50_ms"] is not None else "—",
+            "p95": humanize.duration_ms(r["p95_ms"]) if r["p95_ms"] is not None else "—",
+        }
+        for r in selectors.task_rates()
+    ]
+    return {
+        "queues": selectors.queue_lengths(),
+        "workers": selectors.workers_online(),
+        "beat": selectors.beat_status(),
+        "failures": failures,
+        "rates": rates,
+    }

@@ -127,3 +127,125 @@ def test_pages_fit_a_phone(phone_page, user, shots):
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
         shots(page, path.strip("/").replace("/", "-") or "home")
+
+
+# --- The "Done when" journey of issue 22, at both widths ------------------------------------------
+
+WIDTHS = ({"width": 390, "height": 844}, {"width": 1366, "height": 900})
+URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def text_of(message) -> str:
+    return next(p.get_content() for p in message["message"].walk() if p.get_content_type() == "text/plain")
+
+
+def email_with(smtp, needle: str, timeout: float = 90) -> str:
+    """The text of the first email received whose text contains ``needle``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in list(smtp.messages):
+            text = text_of(message)
+            if needle in text:
+                return text
+        time.sleep(0.2)
+    raise AssertionError(f"no email containing {needle!r} in {timeout:g} s")
+
+
+def follow(page, url: str, site: str) -> str:
+    """An email's link: it names the site's own address; opened on the running site, it answers 200."""
+    assert url == site or url.startswith(site + "/"), (url, site)
+    return url[len(site) :] or "/"
+
+
+def links_answer(page, checked: set[str]) -> None:
+    """Every same-site link on the page answers 200, after any redirect (each checked once)."""
+    hrefs = page.locator("a[href]").evaluate_all("as => as.map(a => a.href)")
+    for href in hrefs:
+        if not href.startswith(page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2] + "/"):
+            continue
+        href = href.split("#")[0]
+        if href in checked or "/unsubscribe/" in href:
+            continue
+        checked.add(href)
+        status = page.request.get(href).status
+        assert status == 200, (page.url, href, status)
+
+
+@pytest.mark.parametrize("viewport", WIDTHS, ids=["390", "1366"])
+def test_the_whole_journey(
+    browser, live_server, celery_worker, smtp, testdata, tmp_path, settings, viewport, shots
+):
+    from media_app.models import Image
+
+    name = f"jo{viewport['width']}"
+    photos = sorted((testdata / "images" / "photos").glob("*.jpg"))
+    again = tmp_path / "Landscape_0 again.jpg"
+    again.write_bytes(photos[0].read_bytes())
+    files = [*photos, again, testdata / "images" / "pillow" / "broken_data_stream.png"]
+    assert len(files) == 20
+    context = browser.new_context(
+        base_url=live_server.url, viewport=viewport, is_mobile=viewport["width"] < 600
+    )
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    checked: set[str] = set()
+    try:
+        # Sign up, and follow the link of the welcome email.
+        sign_up(page, name)
+        links_answer(page, checked)
+        welcome = email_with(smtp, "Confirm that this address is yours")
+        confirm = next(
+            u for u in URL.findall(welcome) if "/verify/" in u or "confirm" in u or "/accounts/" in u
+        )
+        response = page.goto(follow(page, confirm, settings.SITE_URL))
+        assert response.status == 200
+        for url in URL.findall(welcome):
+            if "/unsubscribe/" not in url:
+                assert page.request.get(follow(page, url, settings.SITE_URL)).status == 200, url
+        shots(page, "confirmed")
+
+        # Upload twenty photos, one of them broken, and watch them arrive on the batch page.
+        page.goto("/media/upload/")
+        page.set_input_files("input[name=image]", [str(f) for f in files])
+        page.wait_for_selector("#previews li >> nth=19")
+        page.click("#upload-form button[type=submit]")
+        page.wait_for_url("**/media/?batch=*")
+        page.evaluate("window.__noReload = true")
+        shots(page, "arriving")
+        page.wait_for_selector(
+            "#batch-count:has-text('19 of 20 ready; 1 could not be processed')", timeout=240_000
+        )
+        assert page.evaluate("window.__noReload") is True
+        assert Image.objects.filter(owner__username=name, state=Image.State.READY).count() == 19
+        shots(page, "arrived")
+
+        # Find one in the gallery and open it in the lightbox.
+        page.goto("/media/")
+        links_answer(page, checked)
+        page.click("#gallery a.tile[data-title='Portrait_3']")
+        page.locator("#lightbox").wait_for(state="visible")
+        assert page.locator("#lightbox-title").inner_text() == "Portrait_3"
+        wait_for_js(page, "document.getElementById('lightbox-img').naturalWidth > 0", timeout=20_000)
+        shots(page, "lightbox")
+        page.keyboard.press("Escape")
+
+        # Export a report; the emailed link downloads it.
+        page.goto("/reports/")
+        page.select_option("select[name=kind]", "media_inventory")
+        page.click("button:has-text('Prepare export')")
+        page.wait_for_selector(".export a.button:has-text('Download')", timeout=120_000)
+        links_answer(page, checked)
+        ready = email_with(smtp, "/reports/exports/")
+        link = next(u for u in URL.findall(ready) if "/reports/exports/" in u)
+        download = page.request.get(follow(page, link, settings.SITE_URL))
+        assert download.status == 200
+        sheet = load_workbook(io.BytesIO(download.body()), read_only=True).active
+        assert len(list(sheet.values)) == 1 + 20
+        page.goto("/notifications/")
+        links_answer(page, checked)
+        shots(page, "notifications")
+        assert len(checked) > 20
+    finally:
+        context.close()

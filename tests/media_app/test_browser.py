@@ -63,7 +63,9 @@ def test_several_photos_with_previews_then_live_tiles(
             timeout=30_000,
         )
         shots(page, "gallery-ready")
+        # A ready tile opens the lightbox (issue 22, point 4); its "Open page" leads to the picture's page.
         page.click("#gallery a.tile >> nth=0")
+        page.click("#lightbox-open")
         page.wait_for_selector("text=% smaller")
         # A phone-sized file for a phone (390 px screen): AVIF at 640 or 1024, never the 1800 px one.
         chosen = page.locator(".media-large img").evaluate("i => [i.currentSrc, i.naturalWidth]")

@@ -96,6 +96,10 @@ MATRIX: dict[str, Entry] = {
     "media_app:detail": Entry(OWNER, lambda w: f"/media/{w.image.pk}/"),
     "media_app:delete": Entry(OWNER, lambda w: f"/media/{w.image.pk}/delete/", 405),
     "media_app:focus": Entry(OWNER, lambda w: f"/media/{w.image.pk}/focus/", 405),  # POST only
+    "media_app:delete_many": Entry(LOGIN, "/media/delete/", 405),  # POST only
+    "media_app:restore_many": Entry(LOGIN, "/media/restore/", 405),  # POST only
+    "media_app:rename": Entry(OWNER, lambda w: f"/media/{w.image.pk}/rename/", 405),  # POST only
+    "media_app:restore": Entry(OWNER, lambda w: f"/media/{w.image.pk}/restore/", 405),  # POST only
     "media_app:original": Entry(OWNER, lambda w: f"/media/{w.image.pk}/original"),
     "media_app:rendition": Entry(OWNER, lambda w: f"/media/{w.image.pk}/thumb.jpg"),
     # reports
@@ -117,6 +121,7 @@ MATRIX: dict[str, Entry] = {
     "notifications:unsubscribe": Entry(PUBLIC, _unsubscribe),
     # ops
     "ops:dashboard": Entry(STAFF, "/ops/dashboard/"),
+    "ops:dashboard_now": Entry(STAFF, "/ops/dashboard/now/"),
 }
 
 

@@ -46,13 +46,13 @@ def test_csv_with_chosen_columns_in_order_filters_and_the_owners_zone(
     assert response["Content-Disposition"].endswith('.csv"')
     assert csv_rows(content) == [
         ["Uploaded at (Europe/Berlin)", "Title", "State"],
-        ["2026-07-01 08:00:00", "'=cmd", "READY"],
-        ["2026-07-01 08:01:00", "kept", "READY"],
+        ["2026-07-01 08:00:00", "'=cmd", "Ready"],
+        ["2026-07-01 08:01:00", "kept", "Ready"],
     ]
     # Its row on the page says what it holds.
     page = owner_client.get("/reports/", **HTML).content.decode()
     assert "CSV · Asked" in page
-    assert "Uploaded at, Title, State · state READY; format JPEG, PNG" in page
+    assert "Uploaded at, Title, State · state Ready; format JPEG, PNG" in page
     # The ready email gives the link's expiry in the owner's zone, named.
     message = smtp.wait_for(1)[0]["message"]
     assert "Europe/Berlin time" in message.get_body(("plain",)).get_content()
@@ -85,7 +85,7 @@ def test_the_page_form_chooses_and_orders_columns_without_javascript(
     export.refresh_from_db()
     assert read_rows(default_storage.open(export.file.name)) == [
         ("Error", "Kind", "State"),
-        ("nope", "notifications.email", "FAILURE"),
+        ("nope", "Email", "Failed"),
     ]
     page = owner_client.get("/reports/", **HTML).content.decode()
     # The form lists each kind's columns and the filters that fit it.

@@ -77,6 +77,8 @@ def test_times_in_the_given_zone_to_the_second_and_durations():
         ["naive", "1", "2026-01-01 06:05:04", "0:00:00"],
     ]
     assert format_duration(timedelta(seconds=-61)) == "-0:01:01"
+    assert format_duration(timedelta(milliseconds=412)) == "0:00:00.412"
+    assert format_duration(timedelta(seconds=75, milliseconds=5)) == "0:01:15.005"
 
 
 def test_progress_and_row_limits():

@@ -178,3 +178,14 @@ def test_libreoffice_reads_formula_text_and_cleaned_text_as_plain_text():
     assert names[-1] == "ctrlchars gone"
     # openpyxl's own datetime format (yyyy-mm-dd h:mm:ss), rendered by LibreOffice.
     assert table[-1][1] == "99" and table[-1][2] == "2024-01-02 3:04:05"
+
+
+def test_the_job_historys_durations_keep_their_milliseconds():
+    from reports.selectors import JOB_HISTORY
+
+    [duration] = [c for c in JOB_HISTORY.columns if c.key == "duration"]
+    assert duration.number_format == excel.DURATION_MS
+    data = write([(timedelta(milliseconds=412),)], columns=(duration,))
+    ws = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert ws["A2"].number_format == "[h]:mm:ss.000"
+    assert abs(ws["A2"].value - timedelta(milliseconds=412)) < timedelta(milliseconds=1)

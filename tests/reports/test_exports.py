@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from config.core import words
 from config.core.models import Job
 from config.core.services import job_create
 from config.ops.models import DailyStatistics
@@ -87,8 +88,8 @@ def test_job_history_exports_exactly_the_users_jobs(celery_worker, user, other_u
     assert rows[0] == ("Kind", "State", *times, "Duration", "Error")
     expected = [
         (
-            j.kind,
-            j.state,
+            words.kind_name(j.kind),
+            words.state_word(j.state),
             naive(j.created_at),
             naive(j.started_at),
             naive(j.finished_at),
@@ -152,8 +153,8 @@ def test_media_inventory_exports_each_image_and_text_stays_text(
         "Uploaded at (UTC)",
     )
     assert rows[1:] == [
-        ("Sunset", "JPEG", 4000, 3000, 2_000_000, 500_000, 75.0, "READY", naive(images[0].created_at)),
-        ("=1+2", "JPEG", 4000, 3000, 1000, 250, 75.0, "READY", naive(images[1].created_at)),
+        ("Sunset", "JPEG", 4000, 3000, 2_000_000, 500_000, 75.0, "Ready", naive(images[0].created_at)),
+        ("=1+2", "JPEG", 4000, 3000, 1000, 250, 75.0, "Ready", naive(images[1].created_at)),
         (
             "+cmd|' /C calc'!A0",
             "JPEG",
@@ -162,11 +163,11 @@ def test_media_inventory_exports_each_image_and_text_stays_text(
             2_000_000,
             None,
             None,
-            "FAILED",
+            "Failed",
             naive(images[2].created_at),
         ),
-        ("@SUM(1) tail", "PNG", 4000, 3000, 2_000_000, 500_000, 75.0, "READY", naive(images[3].created_at)),
-        ("-5", "JPEG", 4000, 3000, None, None, None, "PENDING", naive(images[4].created_at)),
+        ("@SUM(1) tail", "PNG", 4000, 3000, 2_000_000, 500_000, 75.0, "Ready", naive(images[3].created_at)),
+        ("-5", "JPEG", 4000, 3000, None, None, None, "Queued", naive(images[4].created_at)),
     ]
     ws = load_workbook(default_storage.open(export.file.name)).worksheets[0]
     assert all(ws.cell(row=r, column=1).data_type == "s" for r in range(2, 7))
@@ -290,7 +291,17 @@ def test_others_and_anonymous_get_404_for_export_status_and_download(
 def test_owner_downloads_the_file_and_each_download_is_counted(celery_worker, user, owner_client, wait_job):
     make_job(user, T0)
     export, status = built(owner_client, wait_job, kind="job_history")
-    assert set(status) == {"id", "kind", "state", "rows", "bytes", "download_url", "expires_at", "error"}
+    assert set(status) == {
+        "id",
+        "kind",
+        "state",
+        "state_label",
+        "rows",
+        "bytes",
+        "download_url",
+        "expires_at",
+        "error",
+    }
     assert status["error"] is None and status["kind"] == "job_history"
     assert abs(datetime.fromisoformat(status["expires_at"]) - (export.finished_at + timedelta(hours=24))) < (
         timedelta(seconds=1)
@@ -302,7 +313,7 @@ def test_owner_downloads_the_file_and_each_download_is_counted(celery_worker, us
     day = timezone.localdate(export.finished_at).isoformat()
     assert response["Content-Disposition"] == f'attachment; filename="job_history-{day}.xlsx"'
     assert "no-store" in response["Cache-Control"]
-    assert read_rows(io.BytesIO(content))[1][0] == "media.compress"
+    assert read_rows(io.BytesIO(content))[1][0] == "Picture compression"
     download(owner_client, status["download_url"])
     assert Export.objects.get(pk=export.pk).downloads == 2
 

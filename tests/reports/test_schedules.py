@@ -89,12 +89,12 @@ def test_a_weekly_csv_of_my_images_with_three_columns_arrives_by_email_with_a_wo
         ["Title", "State", "Uploaded at (America/New_York)"],
         [
             "harbour at dawn",
-            "READY",
+            "Ready",
             (now - timedelta(days=2)).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
         ],
         [
             "'=formula-looking",
-            "FAILED",
+            "Failed",
             (now - timedelta(hours=1)).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
         ],
     ]

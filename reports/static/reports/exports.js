@@ -5,7 +5,7 @@
 
   function showExport(item, body) {
     const state = item.querySelector("[data-role=state]");
-    text(state, body.state);
+    text(state, body.state_label);
     if (state) state.className = "state state-" + body.state;
     const bar = item.querySelector("[data-role=progress]");
     // A finished export keeps its full bar beside the Download button; a failed one loses it.
@@ -43,7 +43,7 @@
     if (!window.backroomPoll) return;
     window.backroomPoll(item.dataset.taskUrl, function (job) {
       const state = item.querySelector("[data-role=state]");
-      text(state, job.state);
+      text(state, job.state_label);
       if (state) state.className = "state state-" + job.state;
       const bar = item.querySelector("[data-role=progress]");
       if (bar && job.progress) { bar.value = job.progress.percent; bar.textContent = job.progress.percent + "%"; }
