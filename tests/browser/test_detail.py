@@ -17,7 +17,7 @@ WIDTHS = ({"width": 390, "height": 844}, {"width": 1366, "height": 900})
 @pytest.fixture
 def ready_image(user, testdata, settings, celery_worker, wait_job):
     from media_app import imaging, services
-    from tests.media_app.conftest import as_upload
+    from tests.helpers import as_upload
 
     f = as_upload(testdata / "images" / "photos" / "Landscape_3.jpg")
     probe = imaging.probe(f, max_pixels=settings.MEDIA_MAX_PIXELS)

@@ -23,7 +23,7 @@ def three_ready(user, testdata, settings, celery_worker, wait_job):
 
     from media_app import imaging, services
     from media_app.models import Image
-    from tests.media_app.conftest import as_upload
+    from tests.helpers import as_upload
 
     made = []
     for name in ("Landscape_1.jpg", "Portrait_2.jpg", "Landscape_3.jpg"):

@@ -129,7 +129,7 @@ def test_the_batch_page_shows_the_uploaders_previews_and_counts_live(
     browser, live_server, user, testdata, settings, shots
 ):
     from media_app import imaging, services
-    from tests.media_app.conftest import as_upload
+    from tests.helpers import as_upload
 
     photos = testdata / "images" / "photos"
     uploads = []

@@ -181,7 +181,7 @@ def test_libreoffice_reads_formula_text_and_cleaned_text_as_plain_text():
 
 
 def test_the_job_historys_durations_keep_their_milliseconds():
-    from reports.selectors import JOB_HISTORY
+    from reports.layouts import JOB_HISTORY
 
     [duration] = [c for c in JOB_HISTORY.columns if c.key == "duration"]
     assert duration.number_format == excel.DURATION_MS
