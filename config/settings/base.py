@@ -385,6 +385,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # setting, so what they prove is what a deployment does.
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": 1 if env("CELERY_UNACKED_RESTORE_INTERVAL", default="") else 10,
+    # The lock that keeps two workers' sweeps apart, for seconds (kombu's default, 300). A sweep
+    # takes milliseconds, but a worker cut off mid-sweep leaves its lock behind: its SET, stuck in
+    # the kernel's send queue, reached Redis by TCP retransmission once the link was back, long
+    # after the worker gave up, and stopped every worker's sweeps for 5 minutes (tests/hosts). Two
+    # sweeps at once are safe: each message moves back in a transaction that finds it only once.
+    "unacked_mutex_expire": 10,
 }
 # Connecting, and for RabbitMQ the AMQP handshake too.
 CELERY_BROKER_CONNECTION_TIMEOUT = SOCKET_CONNECT_TIMEOUT
