@@ -182,6 +182,22 @@ def media_host_cut_off_mid_compression(fleet: Fleet) -> dict:
     }
 
 
+def _fleet_idle(fleet: Fleet, seconds: float = 5) -> dict:
+    """What the fleet's settings cost the services while nothing is asked of it (the Procfile's
+    gossip, mingle and events, the beats' ticks, the pools): Redis commands a second, and the
+    connections Redis and PostgreSQL hold."""
+    redis = fleet.redis()
+    before = redis.info("stats")["total_commands_processed"]
+    time.sleep(seconds)
+    after = redis.info("stats")["total_commands_processed"]
+    [(pg,)] = fleet.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+    return {
+        "idle_redis_commands_per_second": round((after - before - 1) / seconds, 1),
+        "redis_connections": redis.info("clients")["connected_clients"] - 1,
+        "postgres_connections": pg - 1,  # less the client's own
+    }
+
+
 FLOWER_PORT = 5555
 FLOWER_USER, FLOWER_PASSWORD = "ops", "hosts-flower-pass"
 
@@ -198,6 +214,7 @@ def flower_lists_every_worker(fleet: Fleet) -> dict:
         f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",  # its API refuses anonymous callers
     ]  # fmt: skip
     auth = base64.b64encode(f"{FLOWER_USER}:{FLOWER_PASSWORD}".encode()).decode()
+    idle = _fleet_idle(fleet)
     proc = host.start("flower", argv, env=fleet.app_env())
     try:
         fleet.wait_port(host.ip, FLOWER_PORT, proc=proc, timeout=60)
@@ -230,6 +247,7 @@ def flower_lists_every_worker(fleet: Fleet) -> dict:
         "duplicated": 0,
         "workers_listed": sorted(seen),
         "listed_after_seconds": waited,
+        **idle,
     }
 
 
