@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
+import shlex
+import sys
 import time
 from collections import Counter
 
 from config.core.errors import MESSAGE_BROKER_DOWN, MESSAGE_STORAGE_UNAVAILABLE
 from tests.hosts.client import WebClient
-from tests.hosts.fleet import Fleet
+from tests.hosts.fleet import ROOT, Fleet, run
 from tests.hosts.scenarios import PASSWORD, RESTORE_LOCK, RESTORE_LOCK_SECONDS
 from tests.testdata import TESTDATA
 
@@ -443,10 +445,64 @@ def postgres_restarted_under_load(fleet: Fleet) -> dict:
     return figures
 
 
+# --- h. the database black-holed mid-query -----------------------------------------------------
+
+DB_DROP_SCRIPT = """
+import subprocess, sys, time, django
+django.setup()
+from django.db import OperationalError, connection
+connection.ensure_connection()
+rule = "add table inet bkdb\\n"
+rule += "add chain inet bkdb output { type filter hook output priority 0; policy accept; }\\n"
+rule += "add rule inet bkdb output ip daddr %s tcp dport 5432 drop\\n"
+subprocess.run(["nft", "-f", "-"], input=rule % sys.argv[1], text=True, check=True)
+t0 = time.monotonic()
+try:
+    connection.cursor().execute("SELECT 1")
+    print("answered", round(time.monotonic() - t0, 2))
+except OperationalError as exc:
+    print(repr(exc)[:300].replace(chr(10), " "))
+    print("OperationalError", round(time.monotonic() - t0, 2))
+finally:
+    subprocess.run(["nft", "delete", "table", "inet", "bkdb"], check=False)
+"""
+DB_TCP_USER_TIMEOUT = 5  # config/settings/base.py: tcp_user_timeout, in seconds
+
+
+def database_black_holed_mid_query(fleet: Fleet) -> dict:
+    """A process of a worker host (production settings) whose packets to PostgreSQL vanish after it
+    connected: its next query fails (OperationalError, which JobTask retries on a fresh connection)
+    once TCP_USER_TIMEOUT has passed, instead of waiting on TCP's retransmissions (up to 15 minutes
+    for a dead peer; 51 s after a 30 s cut)."""
+    host = fleet["fast"]
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in fleet.app_env().items())
+    try:
+        script = f"cd {ROOT} && env {env} {sys.executable} - {fleet.services_ip}"
+        done = host.sh(script, stdin=DB_DROP_SCRIPT, timeout=120)
+    finally:  # the script's own rule, should it have been stopped before removing it
+        run(["ip", "netns", "exec", host.ns, "nft", "delete", "table", "inet", "bkdb"], check=False)
+    *said, last = done.stdout.strip().splitlines()
+    outcome, seconds = last.split()
+    figures = {
+        "scenario": "database_black_holed_mid_query",
+        "jobs": 0,
+        "faults": 1,
+        "lost": 0,
+        "duplicated": 0,
+        "query_outcome": outcome,
+        "query_given_up_after_seconds": float(seconds),
+        "tcp_user_timeout_seconds": DB_TCP_USER_TIMEOUT,
+        "query_error": said[-1] if said else None,
+    }
+    assert outcome == "OperationalError", figures
+    return figures
+
+
 ALL = [
     web_loses_broker,
     leading_beat_cut_off,
     media_host_gone_for_good,
     object_store_unreachable,
     postgres_restarted_under_load,
+    database_black_holed_mid_query,
 ]
