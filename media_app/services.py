@@ -265,29 +265,39 @@ def image_compress(*, image: Image, progress: Callable[[int, int], None] | None 
     written = _write_renditions(image, result.renditions)
     largest = max((s for s in specs if not s.square), key=lambda spec: spec.max_side).name
     bytes_out = min(len(r.data) for r, _ in written if r.name == largest)
-    with transaction.atomic():
-        current = Image.objects.select_for_update().filter(pk=image.pk).first()
-        if current is None or current.state == Image.State.CANCELLED:
-            # Deleted or cancelled while we worked: what we wrote belongs to nobody.
-            transaction.on_commit(lambda: _delete_files([name for _, name in written]))
-            return {"image_id": image.pk, "skipped": "deleted" if current is None else "cancelled"}
-        # Deleting the old rows deletes their files after commit (signals.py).
-        current.renditions.all().delete()
-        Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
-        Image.objects.filter(pk=image.pk).update(
-            state=Image.State.READY,
-            error="",
-            original_width=result.width,
-            original_height=result.height,
-            bytes_in=len(data),
-            bytes_out=bytes_out,
-            placeholder=base64.b64encode(result.placeholder).decode(),
-            processing_ms=round((time.monotonic() - started) * 1000),
-            processed_at=timezone.now(),
-        )
-        if _focal(current) != focal:
-            # The owner moved the focal point while we worked: cut the squares again.
-            _square_job(current)
+    swapped = False
+    try:
+        with transaction.atomic():
+            current = Image.objects.select_for_update().filter(pk=image.pk).first()
+            if current is None or current.state == Image.State.CANCELLED:
+                # Deleted or cancelled while we worked: what we wrote belongs to nobody.
+                transaction.on_commit(lambda: _delete_files([name for _, name in written]))
+                return {"image_id": image.pk, "skipped": "deleted" if current is None else "cancelled"}
+            # Deleting the old rows deletes their files after commit (signals.py).
+            current.renditions.all().delete()
+            Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
+            Image.objects.filter(pk=image.pk).update(
+                state=Image.State.READY,
+                error="",
+                original_width=result.width,
+                original_height=result.height,
+                bytes_in=len(data),
+                bytes_out=bytes_out,
+                placeholder=base64.b64encode(result.placeholder).decode(),
+                processing_ms=round((time.monotonic() - started) * 1000),
+                processed_at=timezone.now(),
+            )
+            if _focal(current) != focal:
+                # The owner moved the focal point while we worked: cut the squares again.
+                _square_job(current)
+            swapped = True
+    except BaseException:
+        if not swapped:
+            # Rolled back before its commit (the database went away mid-swap, a time limit): no
+            # row names these files, and the job's next run writes a set of its own. A failure in
+            # the commit itself may have committed, so those files stay (the orphan sweep's).
+            _delete_files([name for _, name in written])
+        raise
     if progress:
         progress(len(result.renditions) + 2, len(result.renditions) + 2)
     batch_settle(batch_id=image.batch_id)
