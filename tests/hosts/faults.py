@@ -448,14 +448,16 @@ def postgres_restarted_under_load(fleet: Fleet) -> dict:
 # --- h. the database black-holed mid-query -----------------------------------------------------
 
 DB_DROP_SCRIPT = """
-import subprocess, sys, time, django
+import os, socket, subprocess, sys, time, django
 django.setup()
 from django.db import OperationalError, connection
 connection.ensure_connection()
+# Only this connection's packets vanish: the host's worker keeps its database meanwhile.
+port = socket.socket(fileno=os.dup(connection.connection.pgconn.socket)).getsockname()[1]
 rule = "add table inet bkdb\\n"
 rule += "add chain inet bkdb output { type filter hook output priority 0; policy accept; }\\n"
-rule += "add rule inet bkdb output ip daddr %s tcp dport 5432 drop\\n"
-subprocess.run(["nft", "-f", "-"], input=rule % sys.argv[1], text=True, check=True)
+rule += "add rule inet bkdb output ip daddr %s tcp dport 5432 tcp sport %d drop\\n"
+subprocess.run(["nft", "-f", "-"], input=rule % (sys.argv[1], port), text=True, check=True)
 t0 = time.monotonic()
 try:
     connection.cursor().execute("SELECT 1")
@@ -470,10 +472,10 @@ DB_TCP_USER_TIMEOUT = 5  # config/settings/base.py: tcp_user_timeout, in seconds
 
 
 def database_black_holed_mid_query(fleet: Fleet) -> dict:
-    """A process of a worker host (production settings) whose packets to PostgreSQL vanish after it
-    connected: its next query fails (OperationalError, which JobTask retries on a fresh connection)
-    once TCP_USER_TIMEOUT has passed, instead of waiting on TCP's retransmissions (up to 15 minutes
-    for a dead peer; 51 s after a 30 s cut)."""
+    """A process of a worker host (production settings) whose connection's packets to PostgreSQL
+    vanish after it connected: its next query fails (OperationalError, which JobTask retries on a
+    fresh connection) once TCP_USER_TIMEOUT has passed, instead of waiting on TCP's retransmissions
+    (up to 15 minutes for a dead peer; 51 s after a 30 s cut)."""
     host = fleet["fast"]
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in fleet.app_env().items())
     try:
