@@ -311,25 +311,35 @@ def _swap_in(
 ) -> str | None:
     """Replace the image's renditions by ``written`` and mark it READY with ``figures``, in one
     transaction. Returns why it did not ("deleted", "cancelled"), or None."""
-    with transaction.atomic():
-        current = Image.objects.select_for_update().filter(pk=image.pk).first()
-        if current is None or current.state == Image.State.CANCELLED:
-            # Deleted or cancelled while we worked: what we wrote belongs to nobody.
-            transaction.on_commit(lambda: _delete_files([name for _, name in written]))
-            return "deleted" if current is None else "cancelled"
-        # Deleting the old rows deletes their files after commit (signals.py).
-        current.renditions.all().delete()
-        Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
-        Image.objects.filter(pk=image.pk).update(
-            state=Image.State.READY,
-            error="",
-            **figures,
-            processing_ms=round((time.monotonic() - started) * 1000),
-            processed_at=timezone.now(),
-        )
-        if _focal(current) != focal:
-            # The owner moved the focal point while we worked: cut the squares again.
-            _square_job(current)
+    swapped = False
+    try:
+        with transaction.atomic():
+            current = Image.objects.select_for_update().filter(pk=image.pk).first()
+            if current is None or current.state == Image.State.CANCELLED:
+                # Deleted or cancelled while we worked: what we wrote belongs to nobody.
+                transaction.on_commit(lambda: _delete_files([name for _, name in written]))
+                return "deleted" if current is None else "cancelled"
+            # Deleting the old rows deletes their files after commit (signals.py).
+            current.renditions.all().delete()
+            Rendition.objects.bulk_create([_row(current, r, n) for r, n in written])
+            Image.objects.filter(pk=image.pk).update(
+                state=Image.State.READY,
+                error="",
+                **figures,
+                processing_ms=round((time.monotonic() - started) * 1000),
+                processed_at=timezone.now(),
+            )
+            if _focal(current) != focal:
+                # The owner moved the focal point while we worked: cut the squares again.
+                _square_job(current)
+            swapped = True
+    except BaseException:
+        if not swapped:
+            # Rolled back before its commit (the database went away mid-swap, a time limit): no
+            # row names these files, and the job's next run writes a set of its own. A failure in
+            # the commit itself may have committed, so those files stay (the orphan sweep's).
+            _delete_files([name for _, name in written])
+        raise
     return None
 
 

@@ -8,6 +8,11 @@ An execution holds a lease in Redis named after its task id, valued "<host>:<pid
 task's hard time limit plus a margin. A second delivery that finds the lease held by a live
 process waits; one that finds its holder dead (same host, pid gone: a killed pool process or
 worker) takes it over. A holder on another host is presumed alive until the lease expires.
+
+The margin is short on purpose: an execution can't outlive its hard time limit (its worker's main
+process kills it), so past limit + margin a lease guards nothing, and it must lapse before the
+visibility timeout (set above the longest time limit) brings back the message of a host that is
+gone for good, or that lease, not the broker, decides when the job is taken over.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from config.core import redis as shared_redis
 logger = logging.getLogger(__name__)
 
 PREFIX = "job:lease:"
-MARGIN_SECONDS = 60
+# Beyond the hard limit: the kill (within a second) and the outcome's write.
+MARGIN_SECONDS = 10
 HOST = socket.gethostname()
 
 

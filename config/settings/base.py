@@ -174,6 +174,14 @@ def tune_sqlite(db: dict) -> dict:
     else:
         db.setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
         db.setdefault("CONN_HEALTH_CHECKS", True)
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        # A database host that stops answering (cut off; failed over without a reset) is given up
+        # like Redis and S3 are (Network timeouts): a connect after 5 s, a query whose bytes no one
+        # acknowledges after 5 s of TCP_USER_TIMEOUT (the kernel gave up ~12 s after the send, the
+        # hosts' database_black_holed_mid_query). Left to TCP, a query sent during a 30 s cut got
+        # through at a retransmission ~51 s later, past the task's soft time limit, mid-call
+        # (tests/hosts); up to 15 minutes for a peer gone for good. A slow answer is never cut.
+        db.setdefault("OPTIONS", {}).update({"connect_timeout": 5, "tcp_user_timeout": 5_000})
     return db
 
 
@@ -385,6 +393,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # setting, so what they prove is what a deployment does.
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": 1 if env("CELERY_UNACKED_RESTORE_INTERVAL", default="") else 10,
+    # The lock that keeps two workers' sweeps apart, for seconds (kombu's default, 300). A sweep
+    # takes milliseconds, but a worker cut off mid-sweep leaves its lock behind: its SET, stuck in
+    # the kernel's send queue, reached Redis by TCP retransmission once the link was back, long
+    # after the worker gave up, and stopped every worker's sweeps for 5 minutes (tests/hosts). Two
+    # sweeps at once are safe: each message moves back in a transaction that finds it only once.
+    "unacked_mutex_expire": 10,
 }
 # Connecting, and for RabbitMQ the AMQP handshake too.
 CELERY_BROKER_CONNECTION_TIMEOUT = SOCKET_CONNECT_TIMEOUT

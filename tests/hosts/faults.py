@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
+import shlex
+import sys
 import time
 from collections import Counter
 
 from config.core.errors import MESSAGE_BROKER_DOWN, MESSAGE_STORAGE_UNAVAILABLE
 from tests.hosts.client import WebClient
-from tests.hosts.fleet import Fleet
-from tests.hosts.scenarios import PASSWORD
+from tests.hosts.fleet import ROOT, Fleet, run
+from tests.hosts.scenarios import PASSWORD, RESTORE_LOCK, RESTORE_LOCK_SECONDS
 from tests.testdata import TESTDATA
 
 PHOTO = TESTDATA / "images" / "photos" / "Landscape_6.jpg"
@@ -27,6 +29,10 @@ BEAT_LEASE_SECONDS = 30
 BEAT_STANDBY_SLEEP = 5
 BEAT_MAX_LOOP = 5
 REDISPATCH_EVERY = 10  # scenarios.setup
+# A message held by a host that is gone is back in its queue within this long (Fleet.app_env:
+# CELERY_VISIBILITY_TIMEOUT 70 and CELERY_UNACKED_RESTORE_INTERVAL 1, each sweep runs), a left-behind
+# sweeps' lock included.
+TAKEOVER_BOUND = 70 + 1 + RESTORE_LOCK_SECONDS
 UPLOAD_503_WITHIN = 2.0
 HEALTHZ_WITHIN = 3.0
 
@@ -245,7 +251,12 @@ def leading_beat_cut_off(fleet: Fleet) -> dict:
 def media_host_gone_for_good(fleet: Fleet) -> dict:
     """A second media host runs; the first loses its cable for good while it compresses (its
     worker is killed behind the cut): the job it held comes back after the visibility timeout
-    and the second host finishes it, and every other one."""
+    and the second host finishes it, and every other one.
+
+    The held job is taken over within TAKEOVER_BOUND of the cut: its message is back in the queue
+    once the visibility timeout has passed and the next sweep runs (or, if a host cut off mid-sweep
+    left the sweeps' lock behind, once that lock has lapsed); the dead host's job lease (hard limit
+    + 10 s, config/core/leases.py) has lapsed by then, so media2 runs it at once."""
     media, media2 = fleet["media"], fleet["media2"]
     worker2 = media2.procfile("worker_media")
     worker2.wait_log(" ready.", timeout=90)
@@ -267,16 +278,28 @@ def media_host_gone_for_good(fleet: Fleet) -> dict:
         time.sleep(0.05)
     media.cut()
     cut_at = time.monotonic()
+    lock_ttl_at_cut = fleet.redis().pttl(RESTORE_LOCK)
     # The machine is gone: nothing of it comes back, even if the cable did.
     for proc in media.procs:
         proc.stop(sig=9)
-    # The dead host's job lease (hard limit 45 s + 60 s) must lapse before media2 may take it.
-    _wait_jobs_final(fleet, task_ids, timeout=150)
+    # When the second execution of the held job begins (its attempts go up), then all final.
+    restarted_s = None
+    deadline = cut_at + TAKEOVER_BOUND + 60  # the bound, then the compressions that follow
+    while restarted_s is None and time.monotonic() < deadline:
+        [(attempts,)] = fleet.sql("SELECT attempts FROM core_job WHERE task_id = %s", (held,))
+        if attempts > 1:
+            restarted_s = time.monotonic() - cut_at
+        time.sleep(0.2)
+    assert restarted_s is not None, f"{held} did not start again within {TAKEOVER_BOUND + 60}s of the cut"
+    _wait_jobs_final(fleet, task_ids, timeout=max(1.0, deadline - time.monotonic()))
     figures = {
         "scenario": "media_host_gone_for_good",
         "faults": 1,
         **_media_figures(fleet, task_ids),
         "held_by_the_lost_host": 1,
+        "held_job_restarted_after_seconds": round(restarted_s, 2) if restarted_s else None,
+        "takeover_bound_seconds": TAKEOVER_BOUND,
+        "restore_lock_ttl_at_cut_ms": lock_ttl_at_cut,
         "taken_over_after_seconds": round(time.monotonic() - cut_at, 2),
     }
     [(attempts, worker)] = fleet.sql(
@@ -422,10 +445,66 @@ def postgres_restarted_under_load(fleet: Fleet) -> dict:
     return figures
 
 
+# --- h. the database black-holed mid-query -----------------------------------------------------
+
+DB_DROP_SCRIPT = """
+import os, socket, subprocess, sys, time, django
+django.setup()
+from django.db import OperationalError, connection
+connection.ensure_connection()
+# Only this connection's packets vanish: the host's worker keeps its database meanwhile.
+port = socket.socket(fileno=os.dup(connection.connection.pgconn.socket)).getsockname()[1]
+rule = "add table inet bkdb\\n"
+rule += "add chain inet bkdb output { type filter hook output priority 0; policy accept; }\\n"
+rule += "add rule inet bkdb output ip daddr %s tcp dport 5432 tcp sport %d drop\\n"
+subprocess.run(["nft", "-f", "-"], input=rule % (sys.argv[1], port), text=True, check=True)
+t0 = time.monotonic()
+try:
+    connection.cursor().execute("SELECT 1")
+    print("answered", round(time.monotonic() - t0, 2))
+except OperationalError as exc:
+    print(repr(exc)[:300].replace(chr(10), " "))
+    print("OperationalError", round(time.monotonic() - t0, 2))
+finally:
+    subprocess.run(["nft", "delete", "table", "inet", "bkdb"], check=False)
+"""
+DB_TCP_USER_TIMEOUT = 5  # config/settings/base.py: tcp_user_timeout, in seconds
+
+
+def database_black_holed_mid_query(fleet: Fleet) -> dict:
+    """A process of a worker host (production settings) whose connection's packets to PostgreSQL
+    vanish after it connected: its next query fails (OperationalError, which JobTask retries on a
+    fresh connection) once TCP_USER_TIMEOUT has passed, instead of waiting on TCP's retransmissions
+    (up to 15 minutes for a dead peer; 51 s after a 30 s cut)."""
+    host = fleet["fast"]
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in fleet.app_env().items())
+    try:
+        script = f"cd {ROOT} && env {env} {sys.executable} - {fleet.services_ip}"
+        done = host.sh(script, stdin=DB_DROP_SCRIPT, timeout=120)
+    finally:  # the script's own rule, should it have been stopped before removing it
+        run(["ip", "netns", "exec", host.ns, "nft", "delete", "table", "inet", "bkdb"], check=False)
+    *said, last = done.stdout.strip().splitlines()
+    outcome, seconds = last.split()
+    figures = {
+        "scenario": "database_black_holed_mid_query",
+        "jobs": 0,
+        "faults": 1,
+        "lost": 0,
+        "duplicated": 0,
+        "query_outcome": outcome,
+        "query_given_up_after_seconds": float(seconds),
+        "tcp_user_timeout_seconds": DB_TCP_USER_TIMEOUT,
+        "query_error": said[-1] if said else None,
+    }
+    assert outcome == "OperationalError", figures
+    return figures
+
+
 ALL = [
     web_loses_broker,
     leading_beat_cut_off,
     media_host_gone_for_good,
     object_store_unreachable,
     postgres_restarted_under_load,
+    database_black_holed_mid_query,
 ]

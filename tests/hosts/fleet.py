@@ -32,6 +32,10 @@ HOSTS_DIR = ROOT / "var" / "hosts"
 HOST_VAR_DIR = "/tmp/backroom-var"
 
 
+# The Procfile's long-running processes (its release line runs once, before them).
+APP_PROCESSES = ("web", "worker_media", "worker_reports", "worker_fast", "beat")
+
+
 class Skip(Exception):
     """This machine cannot make the hosts; the reason is for the person running the harness."""
 
@@ -71,8 +75,10 @@ def check_can_run() -> None:
 class Proc:
     """One process on one host, in its own process group (stopped by that group only)."""
 
-    def __init__(self, host: Host, name: str, popen: subprocess.Popen, log: Path) -> None:
+    def __init__(self, host: Host, name: str, popen: subprocess.Popen, log: Path, offset: int = 0) -> None:
         self.host, self.name, self.popen, self.log = host, name, popen, log
+        # A process started again on its host appends to the same log: its own text begins here.
+        self.offset = offset
 
     @property
     def pid(self) -> int:
@@ -82,7 +88,11 @@ class Proc:
         return self.popen.poll() is None
 
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        if not self.log.exists():
+            return ""
+        with self.log.open("rb") as fh:
+            fh.seek(self.offset)
+            return fh.read().decode(errors="replace")
 
     def wait_log(self, marker: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -140,6 +150,7 @@ class Host:
 
     def start(self, name: str, argv: list[str], *, env: dict[str, str] | None = None) -> Proc:
         log = self.fleet.logs / f"{self.name}-{name}.log"
+        offset = log.stat().st_size if log.exists() else 0
         full_env = {**self.fleet.base_env(), **(env or {})}
         popen = subprocess.Popen(
             self.argv(argv, env=full_env),
@@ -150,7 +161,7 @@ class Host:
             start_new_session=True,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         )
-        proc = Proc(self, name, popen, log)
+        proc = Proc(self, name, popen, log, offset)
         self.procs.append(proc)
         self.fleet.procs.append(proc)
         return proc
@@ -160,11 +171,13 @@ class Host:
         variables = {**self.fleet.app_env(), **(env or {})}
         return self.start(process, procfile_command(process, **variables), env=variables)
 
-    def sh(self, script: str, *, timeout: float = 30, check: bool = True) -> subprocess.CompletedProcess:
+    def sh(
+        self, script: str, *, timeout: float = 30, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess:
         """A shell command inside the mount namespace of this host's first process."""
         target = next(p for p in self.procs if p.alive()).pid  # a restarted process's successor
         argv = ["nsenter", "-t", str(target), "-m", "-n", "-u", "sh", "-c", script]
-        return run(argv, timeout=timeout, check=check)
+        return run(argv, timeout=timeout, check=check, stdin=stdin)
 
     def cut(self) -> None:
         run(["ip", "link", "set", self.link, "down"])
@@ -429,6 +442,25 @@ class Fleet:
         self.wait_port(web.ip, 8000, proc=web_proc, timeout=60)
         for proc in workers:
             proc.wait_log(" ready.", timeout=90)
+
+    def restart_apps(self, env: dict[str, str] | None = None) -> float:
+        """Stop every running process of the Procfile (a warm shutdown, all at once) and start
+        each again on its host with ``env`` over the app environment; wait until each serves.
+        Returns how long the stop took."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        running = [p for p in self.procs if p.alive() and p.name in APP_PROCESSES]
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(len(running) or 1) as pool:
+            list(pool.map(lambda p: p.stop(timeout=40), running))
+        stopped_s = time.monotonic() - t0
+        started = [p.host.procfile(p.name, env=env) for p in running]
+        for proc in started:
+            if proc.name == "web":
+                self.wait_port(proc.host.ip, 8000, proc=proc, timeout=60)
+            elif proc.name.startswith("worker_"):
+                proc.wait_log(" ready.", timeout=90)
+        return stopped_s
 
     # --- tearing down ---------------------------------------------------------------------------
 
