@@ -253,7 +253,9 @@ def test_an_export_cancelled_elsewhere_loses_its_cancel_button_and_one_cancelled
 
         page.click(f"#export-{here.pk} button:has-text('Cancel')")
         page.wait_for_selector("text=Cancelled. The job will not run.")
-        assert page.locator(f"#export-{here.pk} [data-role=state]").text_content() == "CANCELLED"
+        assert (
+            page.locator(f"#export-{here.pk} [data-role=state]").text_content() == "Cancelled"
+        )  # the pages' word for it (config.core.words)
         assert page.locator(".export button:has-text('Cancel')").count() == 0
         shots(page, "cancelled-here")
     finally:
