@@ -96,6 +96,9 @@ class Image(models.Model):
             models.Index(
                 fields=["deleted_at"], name="image_deleted_at", condition=models.Q(deleted_at__isnull=False)
             ),
+            # The orphan sweep asks which of a thousand stored names a row still uses (issue 17:
+            # without it, each batch read the whole table, 373 ms over 300k images).
+            models.Index(fields=["original"], name="image_original"),
         ]
 
     def __str__(self) -> str:
@@ -162,6 +165,7 @@ class Rendition(models.Model):
 
     class Meta:
         ordering = ["image", "-width", "format"]
+        indexes = [models.Index(fields=["file"], name="rendition_file")]  # the orphan sweep's, as above
         constraints = [
             models.UniqueConstraint(fields=["image", "name", "format"], name="rendition_unique_name_format")
         ]
