@@ -27,7 +27,14 @@ from .stats import Result, failed
 
 def measures():
     """(name, function, unit, target) in run order; imported late, after Django is set up."""
-    from . import measures_core, measures_growth, measures_media, measures_push, measures_reports
+    from . import (
+        measures_core,
+        measures_growth,
+        measures_media,
+        measures_push,
+        measures_reports,
+        measures_scaling,
+    )
 
     return [
         ("enqueue_p99_vs_bare_send", measures_core.enqueue_latency, "ms", "<= 3.0"),
@@ -47,6 +54,9 @@ def measures():
         ("statistics_rss_1m_vs_100k_images", measures_growth.statistics_growth, "MB", "<= 1.2"),
         ("cleanup_longest_statement_ms", measures_growth.cleanup_growth, "ms", "<= 200"),
         ("csv_export_vs_bare_csv", measures_growth.export_growth, "rows/s", ">= 0.8"),
+        # Scaling with processes and clients (issue 17): curves for this machine's cores.
+        ("fast_worker_jobs_per_s", measures_scaling.fast_worker_scaling, "jobs/s", "info"),
+        ("uploads_per_s", measures_scaling.upload_scaling, "uploads/s", "info"),
     ]
 
 

@@ -82,7 +82,7 @@ def seed(model, n: int, exprs: dict[str, str], *, first: int = 1, label: str = "
         lo = first + done
         hi = lo + min(CHUNK, n - done) - 1
         if connection.vendor == "postgresql":
-            sql = f"{head}{select}generate_series({lo}, {hi}) AS s(i)"
+            sql = f"{head}{select}generate_series({lo}::bigint, {hi}::bigint) AS s(i)"
         else:
             sql = (
                 f"{head}WITH RECURSIVE s(i) AS (SELECT {lo} UNION ALL SELECT i + 1 FROM s WHERE i < {hi}) "  # noqa: S608
