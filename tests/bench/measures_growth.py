@@ -341,6 +341,7 @@ def cleanup_growth(ctx: Context) -> list[Result]:
     after = _p99s(ctx, [ours, CONSTANT], rounds=1)
     idle = (before[ours][0] + after[ours][0]) / 2
     busy = percentile(during[ours], 99) * 1000 if during[ours] else None
+    constant_busy = f"{percentile(during[CONSTANT], 99) * 1000:.1f}" if during[CONSTANT] else "—"
     done = got["done"]
     what = (
         f"{done.get('results_purged', 0):,} task results and {done.get('orphans_deleted', 0):,} orphaned "
@@ -365,7 +366,8 @@ def cleanup_growth(ctx: Context) -> list[Result]:
             note=(
                 f"GET /tasks/<id>/ from 8 pollers while the cleanup ran ({len(during[ours])} requests) vs "
                 f"the mean of the idle p99 before ({before[ours][0]:.1f} ms) and after "
-                f"({after[ours][0]:.1f} ms)"
+                f"({after[ours][0]:.1f} ms); the constant view beside it: {constant_busy} ms during, "
+                f"{before[CONSTANT][0]:.1f} and {after[CONSTANT][0]:.1f} ms idle"
             ),
         ).judge(),
     ]
