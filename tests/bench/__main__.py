@@ -150,6 +150,7 @@ def run_all(args, argv: list[str]) -> int:
         seconds=time.monotonic() - started,
         publish=not (args.only or args.small),
         skipped=skipped,
+        scale=Sizes.small().growth if args.small else Sizes.scale(),
     )
 
 
@@ -183,13 +184,13 @@ def run_pass(args) -> int:
         from .context import Context
 
         selected = [m for m in measures() if _wanted(m[0], args.only)]
-        print(
-            f"bench: {'full' if args.full else 'quick'} run on {cpu_model()}, {connection.vendor},"
-            f" Redis at {url}, growth scale {Sizes.scale()}",
-            flush=True,
-        )
         call_command("migrate", verbosity=0)
         sizes = Sizes.small() if args.small else Sizes.for_run(args.full)
+        print(
+            f"bench: {'full' if args.full else 'quick'} run on {cpu_model()}, {connection.vendor},"
+            f" Redis at {url}, growth scale {sizes.growth:g}",
+            flush=True,
+        )
         ctx = Context(sizes=sizes, redis_url=url)
         ctx.setup()
         for name, run, unit, target in selected:
@@ -293,7 +294,9 @@ def _line(r) -> str:
     return ", ".join(parts)
 
 
-def _report(results, *, full: bool, seconds: float, publish: bool = False, skipped=()) -> int:
+def _report(
+    results, *, full: bool, seconds: float, publish: bool = False, skipped=(), scale: float = 1.0
+) -> int:
     from .stats import table
 
     targets = [r for r in results if r.target != "info"]
@@ -303,7 +306,7 @@ def _report(results, *, full: bool, seconds: float, publish: bool = False, skipp
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "full" if full else "quick",
         "seconds": round(seconds),
-        "scale": Sizes.scale(),
+        "scale": scale,
         "skipped": list(skipped),
         "results": [r.as_json() for r in results],
     }
