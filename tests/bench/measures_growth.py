@@ -329,11 +329,16 @@ def cleanup_growth(ctx: Context) -> list[Result]:
     ctx.web()
     before = _p99s(ctx, [ours, CONSTANT], rounds=1)
     proc, out = _probe(ctx, "cleanup")
+    started = Path(f"{out}.started")
     proc.start()
     try:
+        # Its Python and Django start-up is not the cleanup: polling starts once the work does.
+        while not started.exists() and proc.proc.poll() is None:
+            time.sleep(0.02)
         during = _poll_while(ctx, [ours, CONSTANT], lambda: proc.proc.poll() is None)
     finally:
         proc.stop()
+        started.unlink(missing_ok=True)
     if not out.exists():
         raise RuntimeError(f"the cleanup probe wrote nothing; see {proc.log_path}")
     got = json.loads(out.read_text())
