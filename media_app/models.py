@@ -96,6 +96,17 @@ class Image(models.Model):
             models.Index(
                 fields=["deleted_at"], name="image_deleted_at", condition=models.Q(deleted_at__isnull=False)
             ),
+            # The orphan sweep asks which of a thousand stored names a row still uses (issue 17:
+            # without it, each batch read the whole table, 373 ms over 300k images).
+            models.Index(fields=["original"], name="image_original"),
+            # The gallery's page and its count read only live images, newest first: without the
+            # condition, counting an owner's 100k images looked up every row for its deleted_at
+            # (issue 17: the first page's p99 grew 1.9x over 100 images' on SQLite).
+            models.Index(
+                fields=["owner", "-created_at", "-id"],
+                name="image_owner_live",
+                condition=models.Q(deleted_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -173,6 +184,7 @@ class Rendition(models.Model):
 
     class Meta:
         ordering = ["image", "-width", "format"]
+        indexes = [models.Index(fields=["file"], name="rendition_file")]  # the orphan sweep's, as above
         constraints = [
             models.UniqueConstraint(fields=["image", "name", "format"], name="rendition_unique_name_format")
         ]

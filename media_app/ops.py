@@ -13,7 +13,11 @@ from .models import STORAGE_PREFIX
 
 @registry.sweep("media_app.orphaned_files")
 def orphaned_files(
-    *, orphan_grace_hours: float = 24, prefixes: Iterable[str] | None = None, batch_size: int = 1000
+    *,
+    orphan_grace_hours: float = 24,
+    prefixes: Iterable[str] | None = None,
+    batch_size: int = 1000,
+    rest_ratio: float = 0.0,
 ) -> Swept:
     """Originals and renditions no image row uses: a crashed upload, a set a re-run replaced."""
     return orphans_delete(
@@ -23,6 +27,7 @@ def orphaned_files(
         grace_hours=orphan_grace_hours,
         prefixes=prefixes,
         batch_size=batch_size,
+        rest_ratio=rest_ratio,
     )
 
 

@@ -51,6 +51,105 @@ def _write(name: str, text: str) -> Path:
     return path
 
 
+GROWTH = (
+    "status_p99_1m_vs_10k_jobs",
+    "gallery_p99_100k_vs_100_images",
+    "statistics_rss_1m_vs_100k_images",
+    "statistics_seconds_1m_images",
+    "cleanup_longest_statement_ms",
+    "cleanup_seconds",
+    "status_p99_during_cleanup_vs_idle",
+    "csv_export_vs_bare_csv",
+)
+SCALING = {"fast_worker_jobs_per_s": ("1", "2", "4"), "uploads_per_s": ("1", "5", "20")}
+
+
+def _split(name: str) -> tuple[str, str]:
+    """("measure[x]", "sqlite") from a result's name: PostgreSQL's end in [postgres]."""
+    if name.endswith("[postgres]"):
+        return name.removesuffix("[postgres]"), "postgres"
+    return name, "sqlite"
+
+
+def _figure(r: dict | None) -> str:
+    if r is None:
+        return "—"
+    if r["value"] is None:
+        return "failed"
+    if r.get("baseline") is not None:
+        return f"{_cell(r['ratio'])} ({_cell(r['value'])} vs {_cell(r['baseline'])} {r['unit']})"
+    return f"{_cell(r['value'])} {r['unit']}"
+
+
+def _holds(r: dict | None) -> str:
+    if r is None or r["holds"] is None:
+        return "—"
+    return "yes" if r["holds"] else "**no**"
+
+
+def _by_database(results: list[dict]) -> dict[str, dict[str, dict]]:
+    table: dict[str, dict[str, dict]] = {}
+    for r in results:
+        base, database = _split(r["name"])
+        table.setdefault(base, {})[database] = r
+    return table
+
+
+def _both_databases(results: list[dict]) -> list[str]:
+    lines = [
+        "## Both databases",
+        "",
+        "The ratio where there is a baseline (value vs baseline in brackets), else the value.",
+        "",
+        "| measure | target | SQLite | holds | PostgreSQL | holds |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for base, by in _by_database(results).items():
+        target = next(iter(by.values()))["target"]
+        if target == "info":
+            continue
+        lines.append(
+            f"| {base} | {target} | {_figure(by.get('sqlite'))} | {_holds(by.get('sqlite'))}"
+            f" | {_figure(by.get('postgres'))} | {_holds(by.get('postgres'))} |"
+        )
+    return lines
+
+
+def _curves(results: list[dict], scale: float) -> list[str]:
+    table = _by_database(results)
+    lines = [
+        "",
+        "## Growth curves",
+        "",
+        f"Big table against small in the same run (sizes × {scale:g}; the notes give the row counts).",
+        "",
+        "| measure | database | small | big | ratio | target | note |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in GROWTH:
+        for database, r in table.get(name, {}).items():
+            small = _cell(r.get("baseline"))
+            lines.append(
+                f"| {name} | {database} | {small} | {_cell(r['value'])} {r['unit']} | {_cell(r.get('ratio'))}"
+                f" | {r['target']} | {_cell(r['note'])} |"
+            )
+    lines += ["", "## Scaling with processes and clients", ""]
+    lines += ["| curve | database | figures |", "| --- | --- | --- |"]
+    for curve, sizes in SCALING.items():
+        for database in ("sqlite", "postgres"):
+            cells = []
+            for size in sizes:
+                r = table.get(f"{curve}[{size}]", {}).get(database)
+                if r is None:
+                    continue
+                extra = f" (bare {_cell(r['baseline'])})" if curve == "uploads_per_s" else ""
+                cells.append(f"{size}: {_cell(r['value'])}{extra}")
+            if cells:
+                unit = "uploads/s from N clients" if curve == "uploads_per_s" else "jobs/s with N processes"
+                lines.append(f"| {curve} | {database} | {'; '.join(cells)} {unit} |")
+    return lines
+
+
 def write_bench_page(payload: dict) -> Path:
     """docs/bench.md from the payload `make bench` writes to var/bench/results.json."""
     results = payload["results"]
@@ -62,9 +161,19 @@ def write_bench_page(payload: dict) -> Path:
         "",
         "Written by `make bench` (`tests/bench`); do not edit by hand. Every figure is a ratio against a",
         "baseline measured in the same run, in interleaved rounds; values are medians of the rounds.",
+        "Each measure runs on SQLite and on PostgreSQL; PostgreSQL's are named `<name>[postgres]`.",
         "",
         f"Last run: {payload['date']}, {payload['mode']} mode, commit {_commit()}, {payload['cpu_model']}"
         f" ({payload['cpus']} CPUs), {payload['seconds']} s: **{holding} of {len(targets)} targets hold**.",
+    ]
+    for why in payload.get("skipped", []):
+        lines.append(f"Not run: {why}.")
+    lines.append("")
+    lines += _both_databases(results)
+    lines += _curves(results, payload.get("scale", 1.0))
+    lines += [
+        "",
+        "## Every figure",
         "",
         "| measure | value | baseline | ratio | target | holds | note |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -76,7 +185,7 @@ def write_bench_page(payload: dict) -> Path:
             f" | {r['target']} | {holds} | {_cell(r['note'])} |"
         )
     if info:
-        lines += ["", "For information (the fastest peers on the same work):", ""]
+        lines += ["", "For information (the fastest peers on the same work, and the curves' figures):", ""]
         lines += ["| measure | value | baseline | ratio | note |", "| --- | --- | --- | --- | --- |"]
         for r in info:
             lines.append(

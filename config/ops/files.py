@@ -10,13 +10,14 @@ import logging
 import posixpath
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
+from time import monotonic
 
 from django.core.files.storage import Storage
 from django.utils import timezone
 
 from config.core.storage import STORAGE_ERRORS
 
-from .registry import Swept
+from .registry import Swept, rest_after
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +77,12 @@ def orphans_delete(
     grace_hours: float = 24,
     prefixes: Iterable[str] | None = None,
     batch_size: int = 1000,
+    rest_ratio: float = 0.0,
 ) -> Swept:
     """Delete the files under ``prefix`` that ``referenced`` does not claim and that are older
     than the grace period. An upload in flight (stored, its row not committed yet) is young, so
-    the grace period keeps it. ``prefixes`` (the cleanup's option) narrows the walk."""
+    the grace period keeps it. ``prefixes`` (the cleanup's option) narrows the walk; after each
+    batch it rests ``rest_ratio`` times as long as the batch took."""
     cutoff = timezone.now() - timedelta(hours=grace_hours)
     done = Swept(counts={"orphans_deleted": 0})
 
@@ -93,6 +96,7 @@ def orphans_delete(
         done.counts["orphans_deleted"] = done.files
 
     candidates: list[str] = []
+    started = monotonic()
     for folder in _folders(prefix, prefixes):
         for name in walk(storage, folder):
             try:
@@ -107,6 +111,8 @@ def orphans_delete(
             if len(candidates) >= batch_size:
                 sweep(candidates)
                 candidates = []
+                rest_after(started, rest_ratio)
+                started = monotonic()
     if candidates:
         sweep(candidates)
     return done

@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,7 @@ from config.core.errors import HumanError
 from config.core.models import Job
 
 from .models import DailyStatistics
-from .registry import Swept, option_names, registry
+from .registry import Swept, option_names, registry, rest_after
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +52,20 @@ def cleanup_run(
     result_retention_days: float = 30,
     batch_size: int = 1000,
     stuck_after_seconds: int | None = None,
+    rest_ratio: float = 1.0,
     **options: Any,
 ) -> dict[str, Any]:
     """One pass of every cleanup; returns what it removed (stored as the job's result).
+
+    After each batch the purges and the sweeps that name ``rest_ratio`` rest ``rest_ratio`` times
+    as long as the batch took (:func:`config.ops.registry.rest_after`): the site first.
 
     ``options`` go to the apps' sweeps, each getting those it names (``orphan_grace_hours`` …);
     one that no sweep reads is refused before anything runs. A sweep that raises is logged and
     the others still run; the first error then fails the job (it is retried if transient).
     """
-    known = registry.sweep_options() - {"batch_size"}
+    shared = {"batch_size": batch_size, "rest_ratio": rest_ratio}
+    known = registry.sweep_options() - set(shared)
     unknown = sorted(set(options) - known)
     if unknown:
         raise HumanError(MESSAGE_UNKNOWN_OPTIONS.format(names=", ".join(unknown)))
@@ -71,7 +77,7 @@ def cleanup_run(
     errors: list[Exception] = []
     for name, sweep in registry.sweeps():
         wanted = option_names(sweep)
-        given = {k: v for k, v in {"batch_size": batch_size, **options}.items() if k in wanted}
+        given = {k: v for k, v in {**shared, **options}.items() if k in wanted}
         try:
             swept = sweep(**given)
         except Exception as exc:
@@ -82,8 +88,12 @@ def cleanup_run(
         totals.files += swept.files
         totals.bytes += swept.bytes
         counts.update(swept.counts)
-    results = results_purge(retention_days=result_retention_days, batch_size=batch_size)
-    ops_jobs = ops_jobs_purge(retention_days=result_retention_days, batch_size=batch_size)
+    results = results_purge(
+        retention_days=result_retention_days, batch_size=batch_size, rest_ratio=rest_ratio
+    )
+    ops_jobs = ops_jobs_purge(
+        retention_days=result_retention_days, batch_size=batch_size, rest_ratio=rest_ratio
+    )
     if errors:
         raise errors[0]
     return {
@@ -97,24 +107,31 @@ def cleanup_run(
     }
 
 
-def _purge_in_batches(queryset, batch_size: int) -> int:
-    """Delete a queryset's rows a batch of primary keys at a time: short locks, no giant DELETE."""
+def _purge_in_batches(queryset, batch_size: int, rest_ratio: float = 0.0) -> int:
+    """Delete a queryset's rows a batch of primary keys at a time: short locks, no giant DELETE,
+    and a rest after each batch (``rest_ratio``)."""
     model = queryset.model
     total = 0
+    last_pk = 0
     while True:
-        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        started = monotonic()
+        # From the last batch's end: on PostgreSQL the rows just deleted stay in the index until
+        # vacuum, and a scan from the start would walk all of them again on every batch.
+        pks = list(queryset.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not pks:
             return total
+        last_pk = pks[-1]
         deleted, _ = model._base_manager.filter(pk__in=pks).delete()
         total += deleted
+        rest_after(started, rest_ratio)
 
 
-def results_purge(*, retention_days: float = 30, batch_size: int = 1000) -> int:
+def results_purge(*, retention_days: float = 30, batch_size: int = 1000, rest_ratio: float = 0.0) -> int:
     cutoff = timezone.now() - timedelta(days=retention_days)
-    return _purge_in_batches(TaskResult.objects.filter(date_done__lt=cutoff), batch_size)
+    return _purge_in_batches(TaskResult.objects.filter(date_done__lt=cutoff), batch_size, rest_ratio)
 
 
-def ops_jobs_purge(*, retention_days: float = 30, batch_size: int = 1000) -> int:
+def ops_jobs_purge(*, retention_days: float = 30, batch_size: int = 1000, rest_ratio: float = 0.0) -> int:
     """Job rows of finished periodic runs (owner-less ops.* jobs): one a minute adds up."""
     cutoff = timezone.now() - timedelta(days=retention_days)
     old = Job.objects.filter(
@@ -123,7 +140,7 @@ def ops_jobs_purge(*, retention_days: float = 30, batch_size: int = 1000) -> int
         state__in=Job.FINAL_STATES,
         finished_at__lt=cutoff,
     )
-    return _purge_in_batches(old, batch_size)
+    return _purge_in_batches(old, batch_size, rest_ratio)
 
 
 def _hard_time_limits() -> tuple[dict[str, float], float]:
@@ -233,6 +250,18 @@ def percentile(values: list[int], q: float) -> int | None:
     ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def percentile_of(values: models.QuerySet, q: float) -> Any:
+    """``percentile`` of a one-column ``values_list`` queryset, computed by the database: one count
+    and one ``ORDER BY … LIMIT 1 OFFSET rank - 1``, so a day of a million uploads never comes into
+    memory (issue 17: the statistics job's peak RSS grew with the day's rows). Any database."""
+    n = values.count()
+    if not n:
+        return None
+    rank = max(1, math.ceil(q / 100 * n))
+    column = values.query.values_select[0]
+    return values.order_by(column)[rank - 1]
 
 
 def _reason_counts(errors: Iterable[str]) -> dict[str, int]:

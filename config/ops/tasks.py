@@ -20,16 +20,19 @@ def cleanup(
     result_retention_days: float = 30,
     batch_size: int = 1000,
     stuck_after_seconds: int | None = None,
+    rest_ratio: float = 1.0,
     **options,
 ) -> dict:
     """Jobs that stopped responding, old task results, and every app's sweeps (expired exports,
-    orphaned files …), which take the options they name (orphan_grace_hours, export_grace_hours …)."""
+    orphaned files …), which take the options they name (orphan_grace_hours, export_grace_hours …).
+    After each batch it rests rest_ratio times as long as the batch took, so the site keeps its pace."""
     return run_periodic(
         self,
         services.cleanup_run,
         result_retention_days=result_retention_days,
         batch_size=batch_size,
         stuck_after_seconds=stuck_after_seconds,
+        rest_ratio=rest_ratio,
         **options,
     )
 

@@ -1,7 +1,8 @@
 """Benchmarks (`make bench`): production-like, with the bare baseline views and tasks mounted.
 
 Only `python -m tests.bench` uses this module. It differs from production in what a benchmark
-needs: a throwaway SQLite file and media folder under var/bench/, fake secrets, plain HTTP, and a
+needs: a throwaway database (a SQLite file under var/bench/, or the PostgreSQL database of the
+PostgreSQL pass, BENCH_DATABASE_URL) and media folder under var/bench/, fake secrets, plain HTTP, and a
 urlconf that adds the bare views every figure is compared with (tests/bench/urls.py). DEBUG stays
 off: with it on, Django keeps every query in memory and the figures would measure that.
 """

@@ -33,10 +33,29 @@ class Sizes:
     export_rounds: int = 2
     rss_photos: int = 50
     compress_rounds: int = 3
+    # Growth curves (issue 17): the sizes the issue names, times BENCH_SCALE.
+    growth: float = 1.0
+    growth_seconds: float = 6.0  # polling per round in the growth measures
+    scaling_jobs: int = 600  # jobs per fast-worker size
+    scaling_uploads: int = 60  # uploads per client count
+
+    def grown(self, n: int, floor: int = 1) -> int:
+        """``n`` rows at this run's growth scale, never fewer than ``floor``."""
+        return max(floor, int(n * self.growth))
+
+    @staticmethod
+    def scale(default: float = 1.0) -> float:
+        """BENCH_SCALE (e.g. 0.01 seeds 1 % of the growth curves' rows), else ``default``."""
+        raw = os.environ.get("BENCH_SCALE", "").strip()
+        return float(raw) if raw else default
 
     @classmethod
     def small(cls) -> Sizes:
         return cls(
+            growth=cls.scale(0.01),
+            growth_seconds=3.0,
+            scaling_jobs=120,
+            scaling_uploads=20,
             rounds=2,
             throughput_batches=4,
             throughput_batch=30,
@@ -54,9 +73,10 @@ class Sizes:
     @classmethod
     def for_run(cls, full: bool) -> Sizes:
         if not full:
-            return cls()
+            return cls(growth=cls.scale())
         return cls(
             full=True,
+            growth=cls.scale(),
             rounds=5,
             throughput_batches=40,
             throughput_batch=150,
@@ -143,13 +163,21 @@ class Context:
         return elapsed
 
     def pollers(
-        self, paths: list[str], *, count: int, seconds: float, interval: float
+        self,
+        paths: list[str],
+        *,
+        count: int,
+        seconds: float,
+        interval: float,
+        headers: dict[str, dict[str, str]] | None = None,
     ) -> dict[str, list[float]]:
         """``count`` clients, each asking for ``paths`` in turn every ``interval`` s for ``seconds``.
 
         Every client alternates between the paths, so each path is measured under exactly the
-        same load at the same moments. Returns the latencies (s) per path.
+        same load at the same moments. ``headers`` (per path) replace the default ones, such as
+        another user's Cookie. Returns the latencies (s) per path.
         """
+        headers = headers or {}
         latencies: dict[str, list[float]] = {p: [] for p in paths}
         errors: list[str] = []
         lock = threading.Lock()
@@ -165,7 +193,7 @@ class Context:
                 while time.monotonic() - start < seconds:
                     t0 = time.monotonic()
                     path = paths[n % len(paths)]
-                    mine[path].append(self.timed(conn, "GET", path))
+                    mine[path].append(self.timed(conn, "GET", path, **headers.get(path, {})))
                     n += 1
                     time.sleep(max(0.0, interval - (time.monotonic() - t0)))
             except Exception as exc:  # reported below: a failed poller invalidates the round

@@ -108,10 +108,13 @@ class Worker(Process):
         name: str,
         app: str = "config",
         queues: str | None = None,
+        concurrency: int | None = None,
         extra: list[str] = (),
         preexec_fn=None,
     ) -> None:
         argv = procfile_command(process)
+        if concurrency is not None:
+            argv[argv.index("--concurrency") + 1] = str(concurrency)
         argv[argv.index("-A") + 1] = app
         argv[argv.index("-n") + 1] = name
         if queues:

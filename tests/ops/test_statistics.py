@@ -9,7 +9,7 @@ from django.db import transaction
 from config.core import services as job_services
 from config.core.models import Job
 from config.ops.models import DailyStatistics
-from config.ops.services import day_bounds, local_today, percentile
+from config.ops.services import day_bounds, local_today, percentile, percentile_of
 from media_app.models import Image
 from notifications.models import Notification
 from reports.models import Export
@@ -24,6 +24,20 @@ def test_percentile_is_nearest_rank():
     assert percentile([300, 100, 200], 95) == 300
     assert percentile(list(range(1, 101)), 95) == 95
     assert percentile(list(range(1, 21)), 95) == 19
+
+
+def test_percentile_of_a_queryset_is_the_same_nearest_rank(django_user_model):
+    """The database's answer (count, then ORDER BY … OFFSET) equals the list's, value for value."""
+    user = django_user_model.objects.create(username="p")
+    values = [300, 100, 200, 100, 900, 450, 120]
+    now = local_today()
+    start, _ = day_bounds(now)
+    for ms in values:
+        make_image(user, start, processing_ms=ms)
+    times = Image.objects.filter(owner=user).values_list("processing_ms", flat=True)
+    for q in (1, 25, 50, 90, 95, 100):
+        assert percentile_of(times, q) == percentile(values, q)
+    assert percentile_of(Image.objects.none().values_list("processing_ms", flat=True), 50) is None
 
 
 def make_image(user, at, **fields):
