@@ -10,12 +10,10 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from .humanize import plural
+
 # Within this many seconds of now a moment reads as relative words; older ones as a date.
 RELATIVE_FOR = 24 * 3600
-
-
-def _plural(n: int, unit: str) -> str:
-    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
 def relative(value: datetime, now: datetime | None = None) -> str | None:
@@ -29,9 +27,9 @@ def relative(value: datetime, now: datetime | None = None) -> str | None:
     if seconds < 45:
         return "just now" if not ahead else "in a moment"
     if seconds < 3600:
-        amount = _plural(max(1, round(seconds / 60)), "minute")
+        amount = plural(max(1, round(seconds / 60)), "minute")
     else:
-        amount = _plural(int(seconds // 3600), "hour")
+        amount = plural(int(seconds // 3600), "hour")
     return f"in {amount}" if ahead else f"{amount} ago"
 
 
