@@ -201,3 +201,21 @@ def phone_page(browser, live_server):
     p.set_default_timeout(20_000)
     yield p
     context.close()
+
+
+def log_in(page, user) -> None:
+    """Sign in through the login form as ``user`` (the test users' password) and land on the gallery."""
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "pw-123456!")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/media/**")
+
+
+def axe_problems(page) -> list[dict]:
+    """axe-core's serious or critical findings on the page as it is now (skipped without axe)."""
+    from tests.browser.test_pages import AXE, AXE_HINT, run_axe, serious
+
+    if not AXE.exists():
+        pytest.skip(AXE_HINT)
+    return serious(run_axe(page, AXE.read_text()))

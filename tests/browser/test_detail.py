@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.fixtures import wait_for_js
+from tests.browser.fixtures import axe_problems, log_in, wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,23 +24,6 @@ def ready_image(user, testdata, settings, celery_worker, wait_job):
     [image] = services.image_upload(owner=user, uploads=[services.Upload(file=f, probe=probe, title="Hills")])
     wait_job(image.job.task_id)
     return image
-
-
-def axe_problems(page) -> list[dict]:
-    """axe-core's serious or critical findings on the page as it is now (skipped without axe)."""
-    from tests.browser.test_pages import AXE, AXE_HINT, run_axe, serious
-
-    if not AXE.exists():
-        pytest.skip(AXE_HINT)
-    return serious(run_axe(page, AXE.read_text()))
-
-
-def log_in(page, user) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "pw-123456!")
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/media/**")
 
 
 @pytest.mark.parametrize("viewport", WIDTHS, ids=["390", "1366"])

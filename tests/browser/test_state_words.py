@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.fixtures import wait_for_js
+from tests.browser.fixtures import log_in, wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,14 +41,6 @@ def make_rows(user):
 
 def pill_words(page) -> list[str]:
     return page.locator(".state").all_inner_texts()
-
-
-def log_in(page, user) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "pw-123456!")
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/media/**")
 
 
 @pytest.mark.parametrize("viewport", WIDTHS, ids=["390", "1366"])

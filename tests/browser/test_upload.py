@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 
-from tests.browser.fixtures import wait_for_js
+from tests.browser.fixtures import axe_problems, log_in, wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,22 +24,6 @@ PASTE = """async () => {
   const dt = new DataTransfer(); dt.items.add(new File([blob], "image.png", {type: "image/png"}));
   document.dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true}));
 }"""
-
-
-def axe_problems(page) -> list[dict]:
-    from tests.browser.test_pages import AXE, AXE_HINT, run_axe, serious
-
-    if not AXE.exists():
-        pytest.skip(AXE_HINT)
-    return serious(run_axe(page, AXE.read_text()))
-
-
-def log_in(page, user) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "pw-123456!")
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/media/**")
 
 
 def listed(page) -> list[str]:
