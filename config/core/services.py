@@ -11,9 +11,10 @@ from uuid import uuid4
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Case, F, When
+from django.db import connections, transaction
+from django.db.models import Case, F, QuerySet, When
 from django.db.models.functions import Coalesce, Now
+from django.db.models.sql import UpdateQuery
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from config.celery_app import app
@@ -97,6 +98,52 @@ def job_redispatch(*, older_than_seconds: int | None = None, limit: int = 500) -
     return sent
 
 
+def _update_returning(queryset: QuerySet, values: dict[str, Any]) -> list[dict]:
+    """``queryset.update(**values)`` that also hands back the rows it changed, as the status
+    stream publishes them (push.STATUS_FIELDS), in the same statement (UPDATE … RETURNING).
+
+    Each state change used to be read again after its commit to publish it: a second statement
+    on every change of every job. Django's own compiler writes the UPDATE (expressions, the
+    backend's quoting); RETURNING is added to it, and each value goes through the converters a
+    SELECT of the same column would apply (SQLite's datetimes, JSON). SQLite ≥ 3.35 and
+    PostgreSQL return rows from an UPDATE; elsewhere (MySQL, MariaDB) they are read after it.
+    """
+    connection = connections[queryset.db]
+    fields = [Job._meta.get_field(name) for name in push.STATUS_FIELDS]
+    returning = connection.vendor == "postgresql" or (
+        connection.vendor == "sqlite" and connection.features.can_return_rows_from_bulk_insert
+    )
+    if not returning:
+        pks = list(queryset.values_list("pk", flat=True))
+        queryset.filter(pk__in=pks).update(**values)
+        return list(Job.objects.filter(pk__in=pks).values(*push.STATUS_FIELDS))
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    compiler = query.get_compiler(queryset.db)
+    compiler.pre_sql_setup()
+    text, params = compiler.as_sql()
+    quote = connection.ops.quote_name
+    text += " RETURNING " + ", ".join(quote(field.column) for field in fields)
+    columns = [field.get_col(Job._meta.db_table) for field in fields]
+    converters = [
+        connection.ops.get_db_converters(col) + col.get_db_converters(connection) for col in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(text, params)
+        raw = cursor.fetchall()
+    rows = []
+    for values_in_row in raw:
+        row = {}
+        for name, col, convert, value in zip(
+            push.STATUS_FIELDS, columns, converters, values_in_row, strict=True
+        ):
+            for converter in convert:
+                value = converter(value, col, connection)
+            row[name] = value
+        rows.append(row)
+    return rows
+
+
 class StartDecision:
     RUN = "run"
     SKIP = "skip"  # already final: a late duplicate delivery
@@ -116,18 +163,22 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
     now = Now()
     # The common case in one statement: a queued (or retrying) job that has not crashed its worker.
     # Every task runs this, so a SELECT before the UPDATE would cost each of them a round trip.
-    if Job.objects.filter(
-        task_id=task_id,
-        state__in=(State.QUEUED, State.RETRY),
-        interrupted__lt=settings.BACKROOM_JOB_MAX_ATTEMPTS,
-    ).update(
-        state=State.STARTED,
-        attempts=F("attempts") + 1,
-        started_at=Coalesce(F("started_at"), now),
-        updated_at=now,
-        sent_at=Coalesce(F("sent_at"), now),
-    ):
-        push.on_commit_publish(task_id)
+    started = _update_returning(
+        Job.objects.filter(
+            task_id=task_id,
+            state__in=(State.QUEUED, State.RETRY),
+            interrupted__lt=settings.BACKROOM_JOB_MAX_ATTEMPTS,
+        ),
+        {
+            "state": State.STARTED,
+            "attempts": F("attempts") + 1,
+            "started_at": Coalesce(F("started_at"), now),
+            "updated_at": now,
+            "sent_at": Coalesce(F("sent_at"), now),
+        },
+    )
+    if started:
+        push.on_commit_publish_row(started[0])
         return StartDecision.RUN, None
     job = Job.objects.filter(task_id=task_id).first()
     if job is None:
@@ -165,14 +216,17 @@ def job_start(*, task_id: str, task_name: str) -> tuple[str, Job | None]:
 
 def job_progress(*, task_id: str, current: int, total: int) -> bool:
     """Record progress. False when the job is no longer running (cancelled, or finished elsewhere)."""
-    moved = Job.objects.filter(task_id=task_id, state__in=(State.STARTED, State.PROGRESS)).update(
-        state=State.PROGRESS,
-        progress_current=min(current, total),
-        progress_total=total,
-        updated_at=Now(),
+    moved = _update_returning(
+        Job.objects.filter(task_id=task_id, state__in=(State.STARTED, State.PROGRESS)),
+        {
+            "state": State.PROGRESS,
+            "progress_current": min(current, total),
+            "progress_total": total,
+            "updated_at": Now(),
+        },
     )
     if moved:
-        push.on_commit_publish(task_id)
+        push.on_commit_publish_row(moved[0])
     return bool(moved)
 
 
@@ -267,11 +321,12 @@ def _task_class(name: str):
 
 
 def job_retrying(*, task_id: str, error: str) -> bool:
-    moved = Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES).update(
-        state=State.RETRY, error=error, updated_at=Now()
+    moved = _update_returning(
+        Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES),
+        {"state": State.RETRY, "error": error, "updated_at": Now()},
     )
     if moved:
-        push.on_commit_publish(task_id)
+        push.on_commit_publish_row(moved[0])
     return bool(moved)
 
 
@@ -292,9 +347,9 @@ def job_finish(*, task_id: str, state: str, result: Any = None, error: str = "")
         )
     else:
         values.update(error=error[:500])
-    moved = Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES).update(**values)
+    moved = _update_returning(Job.objects.filter(task_id=task_id, state__in=Job.ACTIVE_STATES), values)
     if moved:
-        push.on_commit_publish(task_id)
+        push.on_commit_publish_row(moved[0])
         return True
     return False if Job.objects.filter(task_id=task_id).exists() else None
 

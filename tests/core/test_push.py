@@ -365,3 +365,27 @@ def test_a_web_process_that_cannot_reach_redis_says_unavailable_and_ends(user):
         stream.close()
     finally:
         server.stop()
+
+
+def test_a_changed_row_is_published_as_a_read_after_commit_would_see_it(user):
+    """Each change publishes the row its UPDATE … RETURNING gave back (no second read): the same
+    values, types and time stamp as the SELECT the stream's snapshot makes, on either database."""
+    job = unsent_job(user)
+    Job.objects.filter(pk=job.pk).update(result={"rows": 3, "name": "é"}, progress_total=10)
+    [row] = services._update_returning(
+        Job.objects.filter(pk=job.pk, state=Job.State.QUEUED),
+        {"state": Job.State.SUCCESS, "progress_current": 10, "updated_at": timezone.now()},
+    )
+    read = Job.objects.filter(pk=job.pk).values(*push.STATUS_FIELDS).get()
+    assert row == read
+    assert row["state"] == "SUCCESS" and row["result"] == {"rows": 3, "name": "é"}
+    assert timezone.is_aware(row["updated_at"]) and push.stamp(row) == push.stamp(read)
+    assert push.event_payload(row) == push.event_payload(read)
+    # A row that no longer matches comes back as nothing, and is left as it was.
+    assert (
+        services._update_returning(
+            Job.objects.filter(pk=job.pk, state=Job.State.QUEUED), {"state": Job.State.FAILURE}
+        )
+        == []
+    )
+    assert Job.objects.get(pk=job.pk).state == "SUCCESS"
