@@ -9,6 +9,7 @@ from django_celery_beat.models import PeriodicTask
 from kombu.utils.json import loads
 
 from config.core import redis as shared_redis
+from config.core.admin import OurAdmin
 from config.core.audit import audited
 from config.core.jobtask import EXPIRES_HEADER
 
@@ -78,7 +79,7 @@ admin.site.unregister(PeriodicTask)
 
 
 @admin.register(PeriodicTask)
-class OpsPeriodicTaskAdmin(PeriodicTaskAdmin):
+class OpsPeriodicTaskAdmin(OurAdmin, PeriodicTaskAdmin):
     """django-celery-beat's admin, with a "run now" that keeps every execution option.
 
     The stock action keeps only the queue; priority, exchange, routing key, headers and expiry
@@ -140,7 +141,7 @@ class OpsPeriodicTaskAdmin(PeriodicTaskAdmin):
 
 
 @admin.register(DailyStatistics)
-class DailyStatisticsAdmin(admin.ModelAdmin):
+class DailyStatisticsAdmin(OurAdmin):
     list_display = (
         "day",
         "uploads",

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from openpyxl import load_workbook
 
 from tests.browser.fixtures import wait_for_js
+from tests.harness import WorkerProcess, publishing_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -153,17 +155,46 @@ def email_with(smtp, needle: str, timeout: float = 90) -> str:
     raise AssertionError(f"no email containing {needle!r} in {timeout:g} s")
 
 
-def follow(page, url: str, site: str) -> str:
-    """An email's link: it names the site's own address; opened on the running site, it answers 200."""
-    assert url == site or url.startswith(site + "/"), (url, site)
-    return url[len(site) :] or "/"
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def on_the_site(url: str, site: str) -> str:
+    """An email's link, as it stands: it must name the running site's own address and port."""
+    assert url == site or url.startswith(site + "/"), f"{url} is not on the site at {site}"
+    return url
+
+
+@pytest.fixture
+def site_worker(live_server, settings, django_db_blocker, smtp_server):
+    """A worker of the journey's own whose SITE_URL is the live server's address, port included, so
+    the links in the emails it writes are those a person would follow. It takes its tasks from a
+    Redis database of its own, to which this process (the live server's requests included) publishes
+    meanwhile: the session's worker, whose SITE_URL is the test settings', cannot take them."""
+    import redis
+
+    settings.SITE_URL = live_server.url  # and any link made in a request
+    broker = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/13"
+    redis.Redis.from_url(broker).flushdb()  # nothing left from an earlier journey
+    with django_db_blocker.unblock():
+        worker = WorkerProcess(env={"CELERY_BROKER_URL": broker, "SITE_URL": live_server.url}).start()
+    try:
+        with publishing_to(broker):
+            yield worker
+    finally:
+        worker.stop()
 
 
 def links_answer(page, checked: set[str]) -> None:
-    """Every same-site link on the page answers 200, after any redirect (each checked once)."""
+    """Every same-site link on the page answers 200, after any redirect (each checked once); none
+    leads to another port of this machine (an address made from the wrong SITE_URL)."""
+    origin = urlsplit(page.url)
     hrefs = page.locator("a[href]").evaluate_all("as => as.map(a => a.href)")
     for href in hrefs:
-        if not href.startswith(page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2] + "/"):
+        target = urlsplit(href)
+        if target.scheme not in ("http", "https"):
+            continue
+        if target.netloc != origin.netloc:
+            assert target.hostname not in LOOPBACK, (page.url, href, "another port of this machine")
             continue
         href = href.split("#")[0]
         if href in checked or "/unsubscribe/" in href:
@@ -174,9 +205,7 @@ def links_answer(page, checked: set[str]) -> None:
 
 
 @pytest.mark.parametrize("viewport", WIDTHS, ids=["390", "1366"])
-def test_the_whole_journey(
-    browser, live_server, celery_worker, smtp, testdata, tmp_path, settings, viewport, shots
-):
+def test_the_whole_journey(browser, live_server, site_worker, smtp, testdata, tmp_path, viewport, shots):
     from media_app.models import Image
 
     name = f"jo{viewport['width']}"
@@ -199,11 +228,13 @@ def test_the_whole_journey(
         confirm = next(
             u for u in URL.findall(welcome) if "/verify/" in u or "confirm" in u or "/accounts/" in u
         )
-        response = page.goto(follow(page, confirm, settings.SITE_URL))
+        # Opened as written, absolute: the address and port in the email are the running site's.
+        response = page.goto(on_the_site(confirm, live_server.url))
         assert response.status == 200
+        assert page.url.startswith(live_server.url + "/")
+        # Every link of the email answers (unsubscribing's GET only asks).
         for url in URL.findall(welcome):
-            if "/unsubscribe/" not in url:
-                assert page.request.get(follow(page, url, settings.SITE_URL)).status == 200, url
+            assert page.request.get(on_the_site(url, live_server.url)).status == 200, url
         shots(page, "confirmed")
 
         # Upload twenty photos, one of them broken, and watch them arrive on the batch page.
@@ -239,8 +270,10 @@ def test_the_whole_journey(
         links_answer(page, checked)
         ready = email_with(smtp, "/reports/exports/")
         link = next(u for u in URL.findall(ready) if "/reports/exports/" in u)
-        download = page.request.get(follow(page, link, settings.SITE_URL))
+        download = page.request.get(on_the_site(link, live_server.url))
         assert download.status == 200
+        for url in URL.findall(ready):
+            assert page.request.get(on_the_site(url, live_server.url)).status == 200, url
         sheet = load_workbook(io.BytesIO(download.body()), read_only=True).active
         assert len(list(sheet.values)) == 1 + 20
         page.goto("/notifications/")
