@@ -101,7 +101,7 @@ def task_throughput(ctx: Context) -> list[Result]:
             "task_throughput_vs_bare_celery",
             pairs,
             unit="jobs/s",
-            target=">= 0.30",
+            target=">= 0.5",
             note=(
                 f"{s.throughput_batches} alternating pairs of batches of {s.throughput_batch} no-op "
                 "jobs; worker_fast's Procfile flags"
