@@ -8,7 +8,7 @@ import time
 from tests import loadgen
 
 from . import bare_imaging, measures_core
-from .context import Context
+from .context import Context, unthrottled
 from .images import Photo, photos
 from .stack import BENCH_DIR, vm_rss_kb
 from .stats import Result, median, paired, percentile, single
@@ -296,6 +296,7 @@ def load_status_latency(ctx: Context) -> list[Result]:
     cookies = []
     for i in range(s.load_clients):
         user, _ = get_user_model().objects.get_or_create(username=f"bench-load-{i}")
+        unthrottled(user)
         client = Client()
         client.force_login(user)
         session = client.cookies["sessionid"].value

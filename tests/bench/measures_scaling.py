@@ -14,7 +14,7 @@ import time
 from tests import loadgen
 
 from . import measures_core
-from .context import Context
+from .context import Context, unthrottled
 from .images import photos
 from .stats import Result, median
 
@@ -59,16 +59,12 @@ def fast_worker_scaling(ctx: Context) -> list[Result]:
 def _uploaders(n: int) -> list[str]:
     """Session cookies of ``n`` people, each with a staff override (as the admin sets one) that lets
     a burst through: the throttle and the quota are still counted and checked on every upload."""
-    from config.accounts.models import Allowance
-
     from .measures_growth import _session
 
     cookies = []
     for i in range(n):
         user, cookie = _session(f"bench-uploader-{i}")
-        Allowance.objects.update_or_create(
-            user=user, defaults={"uploads_per_minute": 1_000_000, "quota_bytes": 10**15}
-        )
+        unthrottled(user)
         cookies.append(cookie)
     return cookies
 

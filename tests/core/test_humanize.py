@@ -30,3 +30,10 @@ def test_human_duration():
     assert humanize.human_duration(24 * 3600) == "24 hours"
     assert humanize.human_duration(90 * 60) == "90 minutes"
     assert humanize.human_duration(30) == "1 minute"
+
+
+def test_counted_filter_in_templates():
+    from django.template import engines
+
+    page = engines["django"].from_string('{% load words %}{{ a|counted:"row" }}; {{ b|counted:"row" }}')
+    assert page.render({"a": 1, "b": 20000}) == "1 row; 20,000 rows"

@@ -512,6 +512,10 @@ def test_page_lists_exports_with_progress_bars_and_download_buttons(
     assert f'data-task-url="/tasks/{queued.job.task_id}/"' in html and "<progress" in html
     assert '<noscript><meta http-equiv="refresh"' in html
     assert 'src="/static/reports/exports.js"' in html
+    # Its size in words: "1 row", never "1 rows".
+    rows = status["rows"]
+    assert (f"· {rows} row ·" if rows == 1 else f"· {rows:,} rows ·") in html
+    assert " 1 rows" not in html
     # Nothing active: no refresh.
     Job.objects.filter(pk=queued.job_id).update(state="FAILURE")
     assert "http-equiv" not in owner_client.get("/reports/", **HTML).content.decode()

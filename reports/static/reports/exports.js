@@ -16,7 +16,7 @@
     if (body.state === "SUCCESS") {
       const kb = body.bytes / 1024;
       const size = kb < 1024 ? kb.toFixed(1) + " KB" : (kb / 1024).toFixed(1) + " MB";
-      text(item.querySelector("[data-role=size]"), " · " + body.rows.toLocaleString() + " rows · " + size);
+      text(item.querySelector("[data-role=size]"), " · " + body.rows.toLocaleString("en") + (body.rows === 1 ? " row · " : " rows · ") + size);
     }
     const actions = item.querySelector("[data-role=actions]");
     // Final: nothing is left to cancel (a Cancel now would be a 409); a ready export gets Download.
