@@ -68,10 +68,14 @@ class UploadForm(forms.Form):
         help_text="Optional. Without one, the file's name is used.",
     )
 
-    def __init__(self, *args, oversize: list[str] | None = None, **kwargs) -> None:
+    def __init__(
+        self, *args, oversize: list[str] | None = None, digests: list[str] | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         # Files the upload handler dropped while reading the body: too large to keep.
         self.oversize = oversize or []
+        # The SHA-256 of each file it kept, in the order of the files (media_app.uploads).
+        self.digests = digests or []
 
     def clean_title(self) -> str:
         title = "".join(c for c in self.cleaned_data["title"] if unicodedata.category(c)[0] != "C")
@@ -99,12 +103,19 @@ class UploadForm(forms.Form):
         if errors:
             raise forms.ValidationError(errors)
         self.probes = probes
+        aligned = len(self.digests) == len(files)
+        self.sha256 = {id(f): d for f, d in zip(files, self.digests, strict=False)} if aligned else {}
         return files
 
     def uploads(self) -> list[Upload]:
         title = self.cleaned_data.get("title", "")
         return [
-            Upload(file=f, probe=probe, title=title or title_from_filename(f.name))
+            Upload(
+                file=f,
+                probe=probe,
+                title=title or title_from_filename(f.name),
+                sha256=self.sha256.get(id(f), ""),
+            )
             for f, probe in self.probes
         ]
 

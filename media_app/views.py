@@ -268,7 +268,8 @@ def upload(request):
 def _upload(request, limiter: SizeLimitUploadHandler):
     if request.method != "POST":
         return render(request, "media_app/upload.html", {"form": UploadForm(), **_limits()})
-    form = UploadForm(request.POST, request.FILES, oversize=limiter.oversize)
+    data, files = request.POST, request.FILES  # the body is read here, through the limiter
+    form = UploadForm(data, files, oversize=limiter.oversize, digests=limiter.digests.get("image"))
     if not form.is_valid():
         if wants_json(request):
             errors = {

@@ -75,12 +75,17 @@ def storage_charge(*, user_id: int, nbytes: int) -> None:
     the WHERE on the new version; SQLite has one writer at a time), so the sum never passes."""
     if nbytes <= 0:
         return
-    _allowance(user_id)
     default = settings.ACCOUNTS_STORAGE_QUOTA_BYTES
     fits = Q(quota_bytes__isnull=True, bytes_used__lte=default - nbytes) | Q(
         quota_bytes__isnull=False, bytes_used__lte=F("quota_bytes") - nbytes
     )
-    if not Allowance.objects.filter(fits, user_id=user_id).update(bytes_used=F("bytes_used") + nbytes):
+    charged = Allowance.objects.filter(fits, user_id=user_id)
+    # The row exists for everyone who uploaded before: the UPDATE alone, on the upload path. Only
+    # when it moved nothing is the row made (a first upload) and the charge tried once more.
+    if charged.update(bytes_used=F("bytes_used") + nbytes):
+        return
+    _allowance(user_id)
+    if not charged.update(bytes_used=F("bytes_used") + nbytes):
         now = usage(user_id=user_id)
         raise QuotaExceeded(used=now.used, allowed=now.allowed, wanted=nbytes)
 

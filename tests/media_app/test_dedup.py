@@ -147,3 +147,42 @@ def test_a_recut_square_on_one_copy_leaves_the_others_squares(celery_worker, own
     )
     assert len(squares) == 3 and not squares & before
     assert Image.objects.get(pk=first["image_id"]).focal_x == 0.5  # the first copy's point did not move
+
+
+def test_each_files_hash_is_taken_while_the_body_is_read(owner_client, user, photos, settings):
+    """The duplicate check's SHA-256 comes from the upload handler (media_app.uploads), one per kept
+    file in the order they came: the rows hold each file's own hash, whether it was spooled to a
+    temporary file (over FILE_UPLOAD_MAX_MEMORY_SIZE) or kept in memory."""
+    import hashlib
+
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 200_000  # the larger photos go to temporary files
+    paths = [photos / "Landscape_1.jpg", photos / "Portrait_3.jpg", photos / "Landscape_4.jpg"]
+    response = post_upload(owner_client, paths)
+    assert response.status_code == 202, response.content
+    ids = [i["image_id"] for i in response.json()["images"]]
+    got = dict(Image.objects.filter(pk__in=ids).values_list("pk", "content_sha256"))
+    assert [got[i] for i in ids] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+    assert any(p.stat().st_size > 200_000 for p in paths)
+
+
+def test_the_handler_keeps_one_hash_per_kept_file_in_order():
+    """A file dropped for its size gets no hash, so the others stay in step with their files."""
+    import hashlib
+
+    from django.core.files.uploadhandler import SkipFile
+
+    from media_app.uploads import SizeLimitUploadHandler
+
+    handler = SizeLimitUploadHandler(limit=10)
+    for name, data in [("a.jpg", b"12345"), ("big.jpg", b"0123456789ABC"), ("b.jpg", b"xyz")]:
+        handler.new_file("image", name, "image/jpeg", len(data))
+        try:
+            handler.receive_data_chunk(data[:4], 0)
+            handler.receive_data_chunk(data[4:], 4)
+        except SkipFile:
+            continue
+        handler.file_complete(len(data))
+    assert handler.oversize == ["big.jpg"]
+    assert handler.digests == {
+        "image": [hashlib.sha256(b"12345").hexdigest(), hashlib.sha256(b"xyz").hexdigest()]
+    }
